@@ -1,0 +1,270 @@
+package chunks
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// ErrInsufficientDevices: fewer healthy devices than a profile has
+// fragments. Fragments must sit on distinct devices, so the store refuses
+// rather than doubling up; the caller decides (wait, or pick a profile
+// with fewer fragments).
+var ErrInsufficientDevices = errors.New("insufficient healthy devices")
+
+// Store places, reads and repairs the fragments of chunks over a fixed set
+// of devices. It is safe for concurrent use.
+//
+// Device health: a device is skipped for new fragments once any operation
+// on it returns ErrDeviceFailed, or after SetDeviceFailed(id, true), until
+// SetDeviceFailed(id, false).
+type Store struct {
+	devices map[string]Device
+	ids     []string // sorted
+
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+// NewStore returns a store over devices, whose ids must be distinct.
+func NewStore(devices []Device) (*Store, error) {
+	s := &Store{devices: make(map[string]Device, len(devices)), failed: make(map[string]bool)}
+	for _, d := range devices {
+		if _, dup := s.devices[d.ID()]; dup {
+			return nil, fmt.Errorf("new store: device id %q appears twice", d.ID())
+		}
+		s.devices[d.ID()] = d
+		s.ids = append(s.ids, d.ID())
+	}
+	slices.Sort(s.ids)
+	return s, nil
+}
+
+// SetDeviceFailed marks a device failed (skipped for new fragments) or
+// healthy again.
+func (s *Store) SetDeviceFailed(id string, failed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if failed {
+		s.failed[id] = true
+	} else {
+		delete(s.failed, id)
+	}
+}
+
+// healthy reports whether id names a known device not marked failed.
+func (s *Store) healthy(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, known := s.devices[id]
+	return known && !s.failed[id]
+}
+
+// observe marks the device failed when err says so, and passes err on.
+func (s *Store) observe(deviceID string, err error) error {
+	if errors.Is(err, ErrDeviceFailed) {
+		s.SetDeviceFailed(deviceID, true)
+	}
+	return err
+}
+
+// candidates returns healthy device ids not in exclude, in rendezvous
+// order for chunk id.
+func (s *Store) candidates(id ChunkID, exclude []string) []string {
+	var out []string
+	for _, d := range rankDevices(id, s.ids) {
+		if s.healthy(d) && !slices.Contains(exclude, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Put encodes a sealed envelope under profile and writes fragment i to the
+// i-th healthy device in rendezvous order, all in parallel. It succeeds
+// only when every fragment is durably written: the write quorum is all
+// fragments for now (ADR-005 allows acknowledging at Data fragments; the
+// issue owner may relax this). On failure, fragments already written stay
+// as orphans for orphan collection: deleting them could remove a
+// concurrent writer's identical fragment of the same chunk.
+func (s *Store) Put(profile Profile, id ChunkID, sealed []byte) (Placement, error) {
+	if err := profile.Validate(); err != nil {
+		return Placement{}, fmt.Errorf("put chunk %s: %w", id, err)
+	}
+	devices := s.candidates(id, nil)
+	if len(devices) < profile.Fragments() {
+		return Placement{}, fmt.Errorf("put chunk %s: %s needs %d devices, %d healthy: %w",
+			id, profile, profile.Fragments(), len(devices), ErrInsufficientDevices)
+	}
+	fragments, err := EncodeFragments(profile, id, sealed)
+	if err != nil {
+		return Placement{}, fmt.Errorf("put chunk %s: %w", id, err)
+	}
+	placement := Placement{Profile: profile, Devices: devices[:profile.Fragments()]}
+	errs := parallel(len(fragments), func(i int) error {
+		return s.putFragment(placement.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)}, fragments[i])
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Placement{}, fmt.Errorf("put chunk %s (%s, write quorum all): %w", id, profile, err)
+	}
+	return placement, nil
+}
+
+func (s *Store) putFragment(deviceID string, key FragmentKey, fragment []byte) error {
+	return s.observe(deviceID, s.devices[deviceID].PutFragment(key, fragment))
+}
+
+// ReadReport lists the fragments a read found unusable, so a repairer can
+// fix them. It covers only fragments the read tried: a read that found
+// its first Data fragments intact reports nothing about the others.
+type ReadReport struct {
+	Missing []int // absent from its device, or the device failed or unknown
+	Corrupt []int // present but failed its checks
+}
+
+// Degraded reports whether the read met any unusable fragment.
+func (r ReadReport) Degraded() bool { return len(r.Missing)+len(r.Corrupt) > 0 }
+
+// Get reads a chunk's sealed envelope. It fetches the Data data fragments
+// in parallel, and for each one unusable fetches the next parity fragment,
+// reconstructing when needed. Fewer than Data usable fragments gives an
+// error wrapping ErrChunkLost.
+func (s *Store) Get(id ChunkID, placement Placement) ([]byte, ReadReport, error) {
+	var report ReadReport
+	if err := checkPlacement(placement); err != nil {
+		return nil, report, fmt.Errorf("get chunk %s: %w", id, err)
+	}
+	set := newFragmentSet(placement.Profile, id)
+	for next := 0; !set.enough() && next < placement.Profile.Fragments(); {
+		batch := min(placement.Profile.Data-set.usable, placement.Profile.Fragments()-next)
+		s.fetchInto(set, &report, id, placement, next, next+batch)
+		next += batch
+	}
+	sealed, err := set.join()
+	if err != nil {
+		return nil, report, fmt.Errorf("get chunk %s: missing %v, corrupt %v: %w", id, report.Missing, report.Corrupt, err)
+	}
+	return sealed, report, nil
+}
+
+// fetchInto reads fragments [from, to) in parallel, adds the usable ones to
+// set and records the others in report, in index order.
+func (s *Store) fetchInto(set *fragmentSet, report *ReadReport, id ChunkID, placement Placement, from, to int) {
+	fetched := make([][]byte, to-from)
+	errs := parallel(to-from, func(i int) error {
+		var err error
+		fetched[i], err = s.getFragment(placement.Devices[from+i], FragmentKey{Chunk: id, Index: uint8(from + i)})
+		return err
+	})
+	for i, err := range errs {
+		index := from + i
+		if err == nil {
+			err = set.add(index, fetched[i])
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrFragmentNotFound) || errors.Is(err, ErrDeviceFailed):
+			report.Missing = append(report.Missing, index)
+		default:
+			report.Corrupt = append(report.Corrupt, index)
+		}
+	}
+}
+
+func (s *Store) getFragment(deviceID string, key FragmentKey) ([]byte, error) {
+	d, ok := s.devices[deviceID]
+	if !ok {
+		return nil, fmt.Errorf("device %q unknown to this store: %w", deviceID, ErrDeviceFailed)
+	}
+	b, err := d.GetFragment(key)
+	return b, s.observe(deviceID, err)
+}
+
+// Repair reads every fragment of a chunk, rebuilds the unusable ones and
+// writes them back: to the same device when it is healthy (the fragment
+// was missing or corrupt there), otherwise to the best-ranked healthy
+// device the chunk does not use yet. It returns the placement after repair
+// and the fragment indexes rewritten. When some fragments could not be
+// rewritten it returns an error (ErrInsufficientDevices when no device was
+// left) together with the partial result; ErrChunkLost when fewer than
+// Data fragments survive.
+func (s *Store) Repair(id ChunkID, placement Placement) (Placement, []int, error) {
+	if err := checkPlacement(placement); err != nil {
+		return placement, nil, fmt.Errorf("repair chunk %s: %w", id, err)
+	}
+	set := newFragmentSet(placement.Profile, id)
+	var report ReadReport
+	s.fetchInto(set, &report, id, placement, 0, placement.Profile.Fragments())
+	if !report.Degraded() {
+		return placement, nil, nil
+	}
+	sealed, err := set.join()
+	if err != nil {
+		return placement, nil, fmt.Errorf("repair chunk %s: %w", id, err)
+	}
+	fragments, err := EncodeFragments(placement.Profile, id, sealed)
+	if err != nil {
+		return placement, nil, fmt.Errorf("repair chunk %s: %w", id, err)
+	}
+	bad := slices.Sorted(slices.Values(append(slices.Clone(report.Missing), report.Corrupt...)))
+	return s.rewrite(id, placement, bad, fragments)
+}
+
+// rewrite writes fragments[i] for each index in bad, choosing targets as
+// Repair documents.
+func (s *Store) rewrite(id ChunkID, placement Placement, bad []int, fragments [][]byte) (Placement, []int, error) {
+	result := placement.Clone()
+	spare := s.candidates(id, placement.Devices)
+	var errs []error
+	var todo []int
+	for _, i := range bad {
+		if !s.healthy(result.Devices[i]) {
+			if len(spare) == 0 {
+				errs = append(errs, fmt.Errorf("fragment %d: no spare device: %w", i, ErrInsufficientDevices))
+				continue
+			}
+			result.Devices[i], spare = spare[0], spare[1:]
+		}
+		todo = append(todo, i)
+	}
+	writeErrs := parallel(len(todo), func(n int) error {
+		i := todo[n]
+		return s.putFragment(result.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)}, fragments[i])
+	})
+	var repaired []int
+	for n, err := range writeErrs {
+		i := todo[n]
+		if err != nil {
+			errs = append(errs, fmt.Errorf("fragment %d: %w", i, err))
+			result.Devices[i] = placement.Devices[i]
+			continue
+		}
+		repaired = append(repaired, i)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return result, repaired, fmt.Errorf("repair chunk %s: %w", id, err)
+	}
+	return result, repaired, nil
+}
+
+func checkPlacement(p Placement) error {
+	if err := p.Profile.Validate(); err != nil {
+		return err
+	}
+	if len(p.Devices) != p.Profile.Fragments() {
+		return fmt.Errorf("placement lists %d devices, %s has %d fragments", len(p.Devices), p.Profile, p.Profile.Fragments())
+	}
+	return nil
+}
+
+// parallel runs fn(0..n-1) concurrently and returns their errors by index.
+func parallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { errs[i] = fn(i) })
+	}
+	wg.Wait()
+	return errs
+}
