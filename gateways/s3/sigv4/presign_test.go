@@ -111,7 +111,9 @@ func TestPresignedParameterShape(t *testing.T) {
 		{name: "wrong algorithm", target: presign(presignSpec{method: "GET", path: "/k", expires: "60"}), code: s3err.AuthorizationQueryParametersError,
 			mutator: func(s string) string { return strings.Replace(s, "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA512", 1) }},
 		{name: "bad date", target: presign(presignSpec{method: "GET", path: "/k", expires: "60"}), code: s3err.AuthorizationQueryParametersError,
-			mutator: func(s string) string { return strings.Replace(s, "X-Amz-Date=20130524T000000Z", "X-Amz-Date=2013-05-24", 1) }},
+			mutator: func(s string) string {
+				return strings.Replace(s, "X-Amz-Date=20130524T000000Z", "X-Amz-Date=2013-05-24", 1)
+			}},
 		{name: "tampered extra param", target: presign(presignSpec{method: "GET", path: "/k", expires: "60", extra: url.Values{"versionId": {"1"}}}),
 			code: s3err.SignatureDoesNotMatch, mutator: func(s string) string { return strings.Replace(s, "versionId=1", "versionId=2", 1) }},
 		{name: "added param", target: presign(presignSpec{method: "GET", path: "/k", expires: "60"}), code: s3err.SignatureDoesNotMatch,
