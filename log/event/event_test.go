@@ -76,8 +76,8 @@ func sampleEnvelope(t *testing.T, typ Type) Envelope {
 	}
 	return Envelope{Version: FormatVersion, Type: typ, Shard: 1000, Seq: 42,
 		HLC: hlc.Timestamp{WallMs: 1700000000000, Logical: 3, Node: 1}, Tenant: 2, Actor: "AKEXAMPLE",
-		ID:     ID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
-		Header: Header{KeyHash: []byte{0xde, 0xad}, ChunkRefs: []ChunkID{chunkA}, SizeBytes: 10},
+		ID:      ID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		Header:  Header{KeyHash: []byte{0xde, 0xad}, ChunkRefs: []ChunkID{chunkA}, SizeBytes: 10},
 		Payload: payload}
 }
 

@@ -156,3 +156,36 @@ func mustPebble(t *testing.T) *Pebble {
 	}
 	return p
 }
+
+func TestPrefixWriterIsolates(t *testing.T) {
+	m := NewMem()
+	b := m.NewBatch()
+	a := PrefixWriter(b, []byte("a/"))
+	c := PrefixWriter(b, []byte("c/"))
+	for _, w := range []Writer{a, c} {
+		if err := w.Set([]byte("k1"), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Set([]byte("k2"), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.DeleteRange([]byte("k2"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"612f6b31=76", "632f6b31=76", "632f6b32=76"}
+	if d := cmp.Diff(want, dump(t, m)); d != "" {
+		t.Fatalf("(-want +got):\n%s", d)
+	}
+	var keys []string
+	_ = Scan(PrefixReader(m, []byte("c/")), nil, nil, func(k, _ []byte) error {
+		keys = append(keys, string(k))
+		return nil
+	})
+	if d := cmp.Diff([]string{"k1", "k2"}, keys); d != "" {
+		t.Fatalf("prefixed scan (-want +got):\n%s", d)
+	}
+}

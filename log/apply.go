@@ -1,0 +1,248 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/annal-storage/annal/log/event"
+	"github.com/annal-storage/annal/log/kv"
+	"github.com/annal-storage/annal/projections"
+	"github.com/annal-storage/annal/projections/control"
+	"github.com/annal-storage/annal/projections/namespace"
+)
+
+// Kind is a shard kind; it selects the projection the shard folds into.
+type Kind uint8
+
+// Shard kinds.
+const (
+	KindControl   Kind = 1
+	KindNamespace Kind = 2
+)
+
+// String names a kind.
+func (k Kind) String() string {
+	switch k {
+	case KindControl:
+		return "control"
+	case KindNamespace:
+		return "namespace"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// ProjectionFor returns the projection of a shard kind.
+func ProjectionFor(k Kind) (projections.Projection, error) {
+	switch k {
+	case KindControl:
+		return control.Projection{}, nil
+	case KindNamespace:
+		return namespace.Projection{}, nil
+	}
+	return nil, fmt.Errorf("no projection for shard kind %d", k)
+}
+
+// Opener opens sealed payloads. A nil Opener reads only unsealed ones.
+type Opener interface {
+	Open(env *event.Envelope) ([]byte, error)
+}
+
+// Applier applies proposals to one shard.
+type Applier struct {
+	Shard      uint64
+	Kind       Kind
+	Projection projections.Projection
+	Opener     Opener
+}
+
+// NewApplier returns the applier of a shard.
+func NewApplier(shard uint64, kind Kind, opener Opener) (*Applier, error) {
+	proj, err := ProjectionFor(kind)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{Shard: shard, Kind: kind, Projection: proj, Opener: opener}, nil
+}
+
+// ErrHalted is returned (wrapping the cause) when a shard must stop
+// applying: the state is left exactly as before the offending proposal.
+var ErrHalted = errors.New("shard halted")
+
+// Body decodes an envelope's body, opening a sealed payload.
+func Body(env *event.Envelope, opener Opener) (event.Body, error) {
+	payload := env.Payload
+	if env.Sealing != event.SealingNone {
+		if opener == nil {
+			return nil, fmt.Errorf("event %s is sealed and no opener is configured", env.ID)
+		}
+		var err error
+		if payload, err = opener.Open(env); err != nil {
+			return nil, fmt.Errorf("open %s payload: %w", env.Type, err)
+		}
+	}
+	return event.DecodeBody(env.Type, payload)
+}
+
+type decoded struct {
+	env  event.Envelope
+	body event.Body
+}
+
+// Apply applies one proposal to w. It returns the proposal's Result; an
+// error means storage failed or the shard must halt (ErrHalted), and in
+// both cases nothing of the proposal was written.
+func (a *Applier) Apply(w kv.Writer, data []byte) (Result, error) {
+	prop, err := DecodeProposal(data)
+	if errors.Is(err, event.ErrSchemaTooNew) {
+		return Result{Status: StatusHalted, Reason: err.Error()}, fmt.Errorf("%w: %w", ErrHalted, err)
+	}
+	if err != nil {
+		return reject(err), nil
+	}
+	evs, res, err := a.decodeAll(prop)
+	if err != nil || res != nil {
+		if err != nil {
+			return Result{Status: StatusHalted, Reason: err.Error()}, err
+		}
+		return *res, nil
+	}
+	if dup, res, err := a.duplicate(w, evs); err != nil || dup {
+		return res, err
+	}
+	over := kv.NewOverlay(w)
+	res2, err := a.tentative(over, prop.Guards, evs)
+	if err != nil || res2.Status != StatusAccepted {
+		return res2, err
+	}
+	if err := a.ensureKind(w); err != nil {
+		return Result{}, err
+	}
+	return res2, over.ApplyTo(w)
+}
+
+func reject(err error) Result {
+	return Result{Status: StatusRejected, Code: projections.ErrorCode(err), Reason: err.Error()}
+}
+
+// decodeAll decodes every envelope and body. Unreadable formats halt;
+// malformed bytes and wrong shards reject.
+func (a *Applier) decodeAll(prop Proposal) ([]decoded, *Result, error) {
+	if len(prop.Events) == 0 {
+		r := reject(fmt.Errorf("%w: no events", ErrMalformedProposal))
+		return nil, &r, nil
+	}
+	evs := make([]decoded, 0, len(prop.Events))
+	for _, raw := range prop.Events {
+		env, err := event.Decode(raw)
+		if errors.Is(err, event.ErrSchemaTooNew) {
+			return nil, nil, fmt.Errorf("%w: %w", ErrHalted, err)
+		}
+		if err != nil {
+			r := reject(err)
+			return nil, &r, nil
+		}
+		if env.Shard != a.Shard || env.Seq != 0 {
+			r := reject(fmt.Errorf("%w: event for shard %d seq %d proposed to shard %d", ErrMalformedProposal, env.Shard, env.Seq, a.Shard))
+			return nil, &r, nil
+		}
+		body, err := Body(&env, a.Opener)
+		if errors.Is(err, event.ErrUnknownType) || errors.Is(err, event.ErrSkippable) {
+			// An unknown type would make this replica diverge: halt.
+			return nil, nil, fmt.Errorf("%w: %w", ErrHalted, err)
+		}
+		if err != nil {
+			r := reject(err)
+			return nil, &r, nil
+		}
+		evs = append(evs, decoded{env: env, body: body})
+	}
+	return evs, nil, nil
+}
+
+// duplicate reports a proposal whose events were all applied before.
+func (a *Applier) duplicate(r kv.Reader, evs []decoded) (bool, Result, error) {
+	seen := 0
+	var first uint64
+	for i, d := range evs {
+		b, ok, err := r.Get(eventIDKey(a.Shard, d.env.ID[:]))
+		if err != nil {
+			return false, Result{}, err
+		}
+		if ok {
+			seen++
+			if i == 0 {
+				first = kv.Uint64(b)
+			}
+		}
+	}
+	switch {
+	case seen == 0:
+		return false, Result{}, nil
+	case seen == len(evs) && first != 0:
+		return true, Result{Status: StatusDuplicate, FirstSeq: first, Count: len(evs)}, nil
+	}
+	return true, reject(fmt.Errorf("%w: %d of %d event ids already applied", ErrMalformedProposal, seen, len(evs))), nil
+}
+
+// tentative checks guards and, event by event, validates and applies into
+// the overlay, so later events of the proposal see earlier ones.
+func (a *Applier) tentative(over *kv.Overlay, guards []event.Guard, evs []decoded) (Result, error) {
+	proj := kv.PrefixWriter(over, ProjectionPrefix(a.Shard))
+	for _, g := range guards {
+		if err := a.Projection.CheckGuard(proj, g); err != nil {
+			if projections.ErrorCode(err) == "" {
+				return Result{}, fmt.Errorf("guard: %w", err) // storage failure
+			}
+			return reject(err), nil
+		}
+	}
+	last, err := LastSeq(over, a.Shard)
+	if err != nil {
+		return Result{}, err
+	}
+	first := last + 1
+	for i := range evs {
+		d := &evs[i]
+		if err := a.Projection.Validate(proj, &d.env, d.body); err != nil {
+			if projections.ErrorCode(err) == "" {
+				return Result{}, fmt.Errorf("validate %s: %w", d.env.Type, err) // storage failure
+			}
+			return reject(err), nil
+		}
+		last++
+		d.env.Seq = last
+		if err := a.append(over, &d.env); err != nil {
+			return Result{}, err
+		}
+		if err := a.Projection.Apply(proj, &d.env, d.body); err != nil {
+			return Result{}, fmt.Errorf("apply %s seq %d: %w", d.env.Type, last, err)
+		}
+	}
+	if err := over.Set(lastSeqKey(a.Shard), kv.AppendUint64(nil, last)); err != nil {
+		return Result{}, err
+	}
+	return Result{Status: StatusAccepted, FirstSeq: first, Count: len(evs)}, nil
+}
+
+// append stores an event in the event store and its id in the dedup index.
+func (a *Applier) append(w kv.Writer, env *event.Envelope) error {
+	raw, err := env.Encode()
+	if err != nil {
+		return err
+	}
+	if err := w.Set(eventKey(a.Shard, env.Seq), raw); err != nil {
+		return err
+	}
+	return w.Set(eventIDKey(a.Shard, env.ID[:]), kv.AppendUint64(nil, env.Seq))
+}
+
+func (a *Applier) ensureKind(w kv.Writer) error {
+	k, err := StoredKind(w, a.Shard)
+	if err != nil || k == a.Kind {
+		return err
+	}
+	if k != 0 {
+		return fmt.Errorf("shard %d is stored as %s, opened as %s", a.Shard, k, a.Kind)
+	}
+	return w.Set(kindKey(a.Shard), []byte{byte(a.Kind)})
+}

@@ -1,0 +1,247 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	annallog "github.com/annal-storage/annal/log"
+	"github.com/annal-storage/annal/log/kv"
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	dblogger "github.com/lni/dragonboat/v4/logger"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+)
+
+// Config configures a Host.
+type Config struct {
+	// Dir holds dragonboat's Raft log (Dir/raft).
+	Dir string
+	// ReplicaID is this node's id in every shard (1..N).
+	ReplicaID uint64
+	// RaftAddress is where this node's Raft transport listens.
+	RaftAddress string
+	// Peers maps replica ids to Raft addresses for the initial membership
+	// of every shard; it includes this node.
+	Peers map[uint64]string
+	// Store is the node's state store, shared by all shards.
+	Store kv.Store
+	// Opener opens sealed event payloads (nil: unsealed only).
+	Opener annallog.Opener
+	// RTTMillisecond is the Raft tick; elections take 15–30 ticks.
+	RTTMillisecond uint64
+	Logger         *slog.Logger
+}
+
+// Host runs this node's replicas of every shard.
+type Host struct {
+	cfg Config
+	nh  *dragonboat.NodeHost
+	log *slog.Logger
+
+	mu     sync.Mutex
+	shards map[uint64]*stateMachine
+}
+
+var (
+	// ErrUnavailable: the shard cannot take the request now (no leader,
+	// busy, not started); the caller may retry. Nothing was applied.
+	ErrUnavailable = errors.New("shard unavailable")
+	// ErrAmbiguous: the request may or may not have been applied (a
+	// timeout after proposing). Retry with the same proposal: event ids
+	// make the retry exactly-once.
+	ErrAmbiguous = errors.New("outcome unknown")
+	// ErrHalted: the shard stopped at an event it cannot read.
+	ErrHalted = annallog.ErrHalted
+)
+
+func init() {
+	for _, name := range []string{"raft", "rsm", "transport", "dragonboat", "logdb", "raftpb", "grpc", "config", "settings"} {
+		dblogger.GetLogger(name).SetLevel(dblogger.WARNING)
+	}
+}
+
+// Open starts the node host.
+func Open(cfg Config) (*Host, error) {
+	if cfg.RTTMillisecond == 0 {
+		cfg.RTTMillisecond = 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	nhc := config.NodeHostConfig{
+		NodeHostDir:    filepath.Join(cfg.Dir, "raft"),
+		RTTMillisecond: cfg.RTTMillisecond,
+		RaftAddress:    cfg.RaftAddress,
+		Expert:         config.ExpertConfig{LogDB: config.GetSmallMemLogDBConfig()},
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return nil, fmt.Errorf("start raft node host: %w", err)
+	}
+	return &Host{cfg: cfg, nh: nh, log: cfg.Logger, shards: map[uint64]*stateMachine{}}, nil
+}
+
+// Close stops every replica and the node host.
+func (h *Host) Close() { h.nh.Close() }
+
+// Store returns the node's state store.
+func (h *Host) Store() kv.Store { return h.cfg.Store }
+
+// StartShard starts this node's replica of a shard (idempotent).
+func (h *Host) StartShard(shard uint64, kind annallog.Kind) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.shards[shard]; ok {
+		return nil
+	}
+	applier, err := annallog.NewApplier(shard, kind, h.cfg.Opener)
+	if err != nil {
+		return err
+	}
+	machine := &stateMachine{shard: shard, store: h.cfg.Store, applier: applier, onHalt: h.halt}
+	create := func(uint64, uint64) sm.IOnDiskStateMachine { return machine }
+	members := map[uint64]dragonboat.Target{}
+	for id, addr := range h.cfg.Peers {
+		members[id] = addr
+	}
+	rc := config.Config{
+		ReplicaID: h.cfg.ReplicaID, ShardID: shard,
+		ElectionRTT: 15, HeartbeatRTT: 2, CheckQuorum: true,
+		SnapshotEntries: 10000, CompactionOverhead: 5000,
+	}
+	if err := h.nh.StartOnDiskReplica(members, false, create, rc); err != nil && !errors.Is(err, dragonboat.ErrShardAlreadyExist) {
+		return fmt.Errorf("start shard %d: %w", shard, err)
+	}
+	h.shards[shard] = machine
+	return nil
+}
+
+// halt stops a replica that met an event it cannot read, and alarms.
+func (h *Host) halt(shard uint64, reason error) {
+	h.log.Error("shard halted: it met an event this binary cannot read; upgrade and restart", "shard", shard, "err", reason)
+	if err := h.nh.StopShard(shard); err != nil {
+		h.log.Error("stop halted shard", "shard", shard, "err", err)
+	}
+}
+
+// Halted reports why a shard halted (nil when it runs).
+func (h *Host) Halted(shard uint64) error {
+	h.mu.Lock()
+	m := h.shards[shard]
+	h.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	return m.Halted()
+}
+
+// Started reports whether this node runs a replica of the shard.
+func (h *Host) Started(shard uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, ok := h.shards[shard]
+	return ok
+}
+
+// Propose submits a proposal to a shard and waits until it is applied on
+// this node.
+func (h *Host) Propose(ctx context.Context, shard uint64, p annallog.Proposal) (annallog.Result, error) {
+	if err := h.Halted(shard); err != nil {
+		return annallog.Result{}, err
+	}
+	data, err := p.Encode()
+	if err != nil {
+		return annallog.Result{}, err
+	}
+	res, err := h.nh.SyncPropose(ctx, h.nh.GetNoOPSession(shard), data)
+	if err != nil {
+		return annallog.Result{}, classify(shard, err)
+	}
+	out, err := annallog.DecodeResult(res.Data)
+	if err != nil {
+		return out, err
+	}
+	if out.Status == annallog.StatusHalted {
+		return out, fmt.Errorf("shard %d: %w: %s", shard, ErrHalted, out.Reason)
+	}
+	return out, nil
+}
+
+// classify maps dragonboat errors onto retriable or ambiguous ones.
+func classify(shard uint64, err error) error {
+	switch {
+	case errors.Is(err, dragonboat.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("shard %d: %w: %v", shard, ErrAmbiguous, err)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("shard %d: %w", shard, err)
+	}
+	return fmt.Errorf("shard %d: %w: %v", shard, ErrUnavailable, err)
+}
+
+type view struct {
+	kv.Reader
+	snap kv.Snapshot
+}
+
+func (v view) Close() error { return v.snap.Close() }
+
+// Read waits for a linearizable read barrier on the shard and returns a
+// snapshot view of its projection at least as new as the barrier.
+func (h *Host) Read(ctx context.Context, shard uint64) (annallog.View, error) {
+	if err := h.Barrier(ctx, shard); err != nil {
+		return nil, err
+	}
+	return h.LocalRead(shard), nil
+}
+
+// Barrier waits until this replica has applied everything committed
+// before the call (ReadIndex).
+func (h *Host) Barrier(ctx context.Context, shard uint64) error {
+	if err := h.Halted(shard); err != nil {
+		return err
+	}
+	if _, err := h.nh.SyncRead(ctx, shard, nil); err != nil {
+		if errors.Is(err, dragonboat.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("shard %d read: %w: %v", shard, ErrUnavailable, err)
+		}
+		return classify(shard, err)
+	}
+	return nil
+}
+
+// LocalRead returns a snapshot view of the shard's projection as this
+// replica has it now, without a barrier (possibly stale).
+func (h *Host) LocalRead(shard uint64) annallog.View {
+	snap := h.cfg.Store.NewSnapshot()
+	return view{Reader: annallog.ProjectionReader(snap, shard), snap: snap}
+}
+
+// WaitReady blocks until the shard has a leader or ctx ends.
+func (h *Host) WaitReady(ctx context.Context, shard uint64) error {
+	for {
+		if _, _, ok, err := h.nh.GetLeaderID(shard); err == nil && ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("shard %d has no leader: %w", shard, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Leader reports the shard's leader replica id as this node knows it.
+func (h *Host) Leader(shard uint64) (uint64, bool) {
+	id, _, ok, err := h.nh.GetLeaderID(shard)
+	return id, ok && err == nil
+}
+
+// EventCount returns the last sequence of a shard on this replica.
+func (h *Host) EventCount(shard uint64) (uint64, error) {
+	return annallog.LastSeq(h.cfg.Store, shard)
+}
