@@ -3,6 +3,7 @@ package chunks
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -109,6 +110,28 @@ func Open(dst []byte, masterFor func(epoch uint32) ([]byte, error), id ChunkID, 
 		return nil, fmt.Errorf("open chunk %s epoch %d: %w", id, epoch, ErrDecryptFailed)
 	}
 	return plaintext, nil
+}
+
+// ConvergentNonce returns the nonce derived from the epoch and chunk id:
+// the first 12 bytes of SHA-256("annal-chunk-nonce-v1" || epoch || id).
+//
+// A fixed nonce per (epoch, chunk id) is safe here because the DEK is
+// already unique per (master key of the epoch, chunk id), and the chunk id
+// is a collision-resistant function of the plaintext: a (key, nonce) pair
+// can only ever repeat with the same plaintext, producing the same
+// ciphertext, which reveals nothing the chunk id does not. In exchange,
+// every writer of a chunk under one epoch produces a byte-identical
+// envelope, so concurrent writers of the same chunk (a dedup race) write
+// identical fragments instead of interleaving two different envelopes.
+func ConvergentNonce(epoch uint32, id ChunkID) [SealNonceBytes]byte {
+	h := sha256.New()
+	h.Write([]byte("annal-chunk-nonce-v1"))
+	h.Write(binary.BigEndian.AppendUint32(nil, epoch))
+	h.Write(id[:])
+	var sum [sha256.Size]byte
+	var nonce [SealNonceBytes]byte
+	copy(nonce[:], h.Sum(sum[:0]))
+	return nonce
 }
 
 // sealAAD is the envelope's fixed prefix (version, algorithm, epoch)

@@ -172,3 +172,13 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestConvergentNonce(t *testing.T) {
+	a, b := IDSHA256([]byte("a")), IDSHA256([]byte("b"))
+	if ConvergentNonce(1, a) != ConvergentNonce(1, a) {
+		t.Fatal("ConvergentNonce is not deterministic")
+	}
+	if ConvergentNonce(1, a) == ConvergentNonce(2, a) || ConvergentNonce(1, a) == ConvergentNonce(1, b) {
+		t.Fatal("ConvergentNonce ignores the epoch or the chunk id")
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 )
 
 // MasterKeys supplies system master keys by epoch. The caller implements
@@ -36,28 +38,39 @@ type WriterConfig struct {
 	Store   *Store
 	Profile Profile
 	Keys    MasterKeys
-	// Nonces supplies GCM nonces: crypto/rand.Reader in production, a
-	// seeded generator in tests and the simulator. The Writer is safe for
-	// concurrent use only if Nonces is.
+	// Nonces, if set, supplies GCM nonces (crypto/rand.Reader, or a
+	// seeded generator in tests); the Writer serializes reads from it.
+	// Nil selects ConvergentNonce, the recommended default: with random
+	// nonces, two writers racing to store the same new chunk seal it into
+	// two different envelopes, and their fragments, which share keys on the
+	// same devices, can end up interleaved and unreadable (ChunkCorrupted).
 	Nonces io.Reader
 	// DedupKey selects chunk ids: nil for SHA-256 ids (cross-tenant
 	// dedup), the tenant's dedup key for HMAC ids.
 	DedupKey []byte
 	// Exists, if set, is asked before storing a chunk; true skips the
 	// write (dedup). It should consult the chunk shard, and must revive a
-	// condemned chunk before answering true.
+	// condemned chunk before answering true. With ChunksInFlight > 1 it is
+	// called concurrently.
 	Exists func(ChunkID) bool
+	// ChunksInFlight bounds how many chunks WriteStream seals and writes
+	// at once (0 means 1). Each holds up to about 3.5 times the maximum
+	// chunk size (plaintext copy, envelope, fragments), so memory stays
+	// bounded; more than one hides fsync latency.
+	ChunksInFlight int
 }
 
-// Writer runs the chunk pipeline: id → seal → encode → put, and back.
+// Writer runs the chunk pipeline: id → seal → encode → put, and back. It
+// is safe for concurrent use if Exists and Keys are.
 type Writer struct {
-	cfg WriterConfig
+	cfg     WriterConfig
+	nonceMu sync.Mutex
 }
 
 // NewWriter checks cfg and returns a Writer.
 func NewWriter(cfg WriterConfig) (*Writer, error) {
-	if cfg.Store == nil || cfg.Keys == nil || cfg.Nonces == nil {
-		return nil, errors.New("new chunk writer: Store, Keys and Nonces are required")
+	if cfg.Store == nil || cfg.Keys == nil {
+		return nil, errors.New("new chunk writer: Store and Keys are required")
 	}
 	if err := cfg.Profile.Validate(); err != nil {
 		return nil, fmt.Errorf("new chunk writer: %w", err)
@@ -76,16 +89,40 @@ func (w *Writer) ID(plaintext []byte) ChunkID {
 // WriteChunk stores one chunk and returns its reference. It returns only
 // after every fragment is durable (Store.Put). plaintext is not retained.
 func (w *Writer) WriteChunk(plaintext []byte) (ChunkRef, error) {
+	nonce, err := w.nextNonce()
+	if err != nil {
+		return ChunkRef{}, fmt.Errorf("write chunk: %w", err)
+	}
+	return w.writeChunk(plaintext, nonce)
+}
+
+// nextNonce draws a nonce from Nonces, or returns nil when nonces are
+// convergent.
+func (w *Writer) nextNonce() (*[SealNonceBytes]byte, error) {
+	if w.cfg.Nonces == nil {
+		return nil, nil
+	}
+	var nonce [SealNonceBytes]byte
+	w.nonceMu.Lock()
+	defer w.nonceMu.Unlock()
+	if _, err := io.ReadFull(w.cfg.Nonces, nonce[:]); err != nil {
+		return nil, fmt.Errorf("nonce: %w", err)
+	}
+	return &nonce, nil
+}
+
+// writeChunk seals plaintext with nonce (nil: ConvergentNonce) and puts it.
+func (w *Writer) writeChunk(plaintext []byte, nonce *[SealNonceBytes]byte) (ChunkRef, error) {
 	id := w.ID(plaintext)
 	if w.cfg.Exists != nil && w.cfg.Exists(id) {
 		return ChunkRef{ID: id, PlaintextBytes: len(plaintext), Deduplicated: true}, nil
 	}
-	var nonce [SealNonceBytes]byte
-	if _, err := io.ReadFull(w.cfg.Nonces, nonce[:]); err != nil {
-		return ChunkRef{}, fmt.Errorf("write chunk %s: nonce: %w", id, err)
-	}
 	epoch, master := w.cfg.Keys.Current()
-	sealed := Seal(make([]byte, 0, SealedSize(len(plaintext))), master, epoch, id, nonce, plaintext)
+	if nonce == nil {
+		convergent := ConvergentNonce(epoch, id)
+		nonce = &convergent
+	}
+	sealed := Seal(make([]byte, 0, SealedSize(len(plaintext))), master, epoch, id, *nonce, plaintext)
 	placement, err := w.cfg.Store.Put(w.cfg.Profile, id, sealed)
 	if err != nil {
 		return ChunkRef{}, fmt.Errorf("write chunk: %w", err)
@@ -93,29 +130,74 @@ func (w *Writer) WriteChunk(plaintext []byte) (ChunkRef, error) {
 	return ChunkRef{ID: id, Epoch: epoch, PlaintextBytes: len(plaintext), SealedBytes: len(sealed), Placement: placement}, nil
 }
 
-// WriteStream chunks r with params and writes every chunk, returning the
-// references in stream order. Memory stays bounded by the chunker's buffer
-// and one chunk in flight.
+// WriteStream chunks r with params and writes every chunk, up to
+// ChunksInFlight at once, returning the references in stream order. Nonces
+// from Nonces are drawn in stream order, so a seeded source gives the same
+// envelopes whatever the scheduling. On error it returns no references; chunks
+// already stored are left for orphan collection.
 func (w *Writer) WriteStream(r io.Reader, params ChunkerParams) ([]ChunkRef, error) {
 	chunker, err := NewChunker(r, params)
 	if err != nil {
 		return nil, fmt.Errorf("write stream: %w", err)
 	}
-	var refs []ChunkRef
-	for {
+	s := &streamWrite{writer: w, free: make(chan []byte, max(1, w.cfg.ChunksInFlight))}
+	for range cap(s.free) {
+		s.free <- nil
+	}
+	produceErr := s.produce(chunker)
+	s.inFlight.Wait()
+	if err := errors.Join(append(s.errs, produceErr)...); err != nil {
+		return nil, fmt.Errorf("write stream: %w", err)
+	}
+	refs := make([]ChunkRef, len(s.refs))
+	for i, ref := range s.refs {
+		refs[i] = *ref
+	}
+	return refs, nil
+}
+
+// streamWrite is one WriteStream call. Chunk buffers circulate through
+// free; taking one is the admission ticket, which bounds memory.
+type streamWrite struct {
+	writer   *Writer
+	free     chan []byte
+	inFlight sync.WaitGroup
+	refs     []*ChunkRef // in stream order, filled by the goroutines
+	failed   atomic.Bool
+	errsMu   sync.Mutex
+	errs     []error
+}
+
+// produce feeds chunks to writer goroutines until the stream ends or a
+// write fails.
+func (s *streamWrite) produce(chunker *Chunker) error {
+	for !s.failed.Load() {
 		chunk, err := chunker.Next()
 		if err == io.EOF {
-			return refs, nil
+			return nil
 		}
 		if err != nil {
-			return refs, fmt.Errorf("write stream: %w", err)
+			return err
 		}
-		ref, err := w.WriteChunk(chunk)
+		nonce, err := s.writer.nextNonce()
 		if err != nil {
-			return refs, fmt.Errorf("write stream: chunk %d: %w", len(refs), err)
+			return err
 		}
-		refs = append(refs, ref)
+		buffer := append((<-s.free)[:0], chunk...)
+		ref := &ChunkRef{}
+		s.refs = append(s.refs, ref)
+		s.inFlight.Go(func() {
+			defer func() { s.free <- buffer }()
+			var err error
+			if *ref, err = s.writer.writeChunk(buffer, nonce); err != nil {
+				s.failed.Store(true)
+				s.errsMu.Lock()
+				s.errs = append(s.errs, err)
+				s.errsMu.Unlock()
+			}
+		})
 	}
+	return nil
 }
 
 // ReadChunk reads, reconstructs and opens a chunk. The report lists
