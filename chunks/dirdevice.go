@@ -312,7 +312,8 @@ func (d *DirDevice) ListFragments(fn func(FragmentInfo) error) error {
 	})
 }
 
-// walk calls fn for every file in the fan-out directories, in name order.
+// walk calls fn for every file at the top level and in the fan-out
+// directories, in name order.
 func (d *DirDevice) walk(root *os.Root, fn func(dir string, entry fs.DirEntry) error) error {
 	if !d.healthy() {
 		return fmt.Errorf("device %s: directory %s is gone: %w", d.id, d.dir, ErrDeviceFailed)
@@ -323,7 +324,13 @@ func (d *DirDevice) walk(root *os.Root, fn func(dir string, entry fs.DirEntry) e
 		return fmt.Errorf("device %s: list: %w: %w", d.id, ErrDeviceFailed, err)
 	}
 	for _, first := range firsts {
-		if !first.IsDir() || len(first.Name()) != 2 {
+		if !first.IsDir() {
+			if err := fn(".", first); err != nil { // the marker, or its temp file
+				return err
+			}
+			continue
+		}
+		if len(first.Name()) != 2 {
 			continue
 		}
 		seconds, err := fs.ReadDir(fsys, first.Name())

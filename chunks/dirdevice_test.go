@@ -111,8 +111,11 @@ func TestDirDeviceReopen(t *testing.T) {
 	}
 	fanOut, name := fragmentPath(key)
 	stray := filepath.Join(dir, fanOut, name+tempInfix+"77")
-	if err := os.WriteFile(stray, []byte("torn"), 0o600); err != nil {
-		t.Fatal(err)
+	strayMarker := filepath.Join(dir, deviceMarkerName+tempInfix+"3")
+	for _, p := range []string{stray, strayMarker} {
+		if err := os.WriteFile(p, []byte("torn"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	d.Close()
 	if _, err := d.GetFragment(key); !errors.Is(err, ErrDeviceFailed) {
@@ -123,8 +126,10 @@ func TestDirDeviceReopen(t *testing.T) {
 	if got, err := d.GetFragment(key); err != nil || string(got) != "durable" {
 		t.Fatalf("after reopen: %q, %v", got, err)
 	}
-	if _, err := os.Stat(stray); !os.IsNotExist(err) {
-		t.Fatalf("stray temporary file survived reopen: %v", err)
+	for _, p := range []string{stray, strayMarker} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Fatalf("stray temporary file %s survived reopen: %v", p, err)
+		}
 	}
 	if _, err := OpenDirDevice("dev1", dir, (&testClock{}).now); err == nil || !strings.Contains(err.Error(), "another device") {
 		t.Fatalf("opening dev0's directory as dev1: %v", err)

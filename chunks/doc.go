@@ -9,13 +9,17 @@
 //	Chunker.Next → IDSHA256 / IDHMAC → Seal → EncodeFragments → Store.Put
 //	Store.Get → Reconstruct → Open
 //
-// Writer bundles the write side (WriteChunk) and the read side (ReadChunk).
+// Writer bundles the write side (WriteChunk, WriteStream) and the read side
+// (ReadChunk). Directory devices (DirDevice) store fragments as files; raw
+// block devices live in chunks/block.
 //
 // Invariants:
 //   - Memory is bounded: the chunker holds at most twice the maximum chunk
-//     size, whatever the length of the stream.
+//     size, whatever the length of the stream, and WriteStream adds about
+//     3.5 maximum chunk sizes per chunk in flight.
 //   - Every chunk's bytes are encrypted exactly once (one AEAD pass); no
-//     plaintext reaches a Device.
+//     plaintext reaches a Device. The DEK is unique per (epoch, chunk id),
+//     which is what makes ConvergentNonce safe.
 //   - Every on-disk and wire format (sealed envelope, fragment header,
 //     directory-device file) starts with a magic or a u16 big-endian
 //     format version at a fixed offset, read first on every decode path.
@@ -24,7 +28,7 @@
 //     function of (chunk id, device ids, health), so every node computes
 //     the same one.
 //   - A fragment whose header or payload checksum fails counts as missing,
-//     never as data.
+//     never as data. A write succeeds only when every fragment is durable.
 //   - Library code reads no clock and no global randomness: nonces and
 //     clocks are injected. Only DirDevice touches the operating system
 //     (files, fsync, statfs).
