@@ -364,6 +364,10 @@ func TestWriterHMACIDs(t *testing.T) {
 	if _, err := NewWriter(WriterConfig{Store: ts.Store, Profile: EC(4, 2)}); err == nil {
 		t.Fatal("NewWriter accepted a config without Keys")
 	}
+	keys.keys[1] = make([]byte, 8)
+	if _, err := w.WriteChunk(data); !errors.Is(err, ErrMasterKeyInvalid) {
+		t.Fatalf("write with an 8-byte master key: %v, want ErrMasterKeyInvalid", err)
+	}
 }
 
 // Goal: concurrent stream writing changes throughput, not results: with a

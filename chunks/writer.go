@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/annal-storage/annal/keys"
 )
 
 // MasterKeys supplies system master keys by epoch. The caller implements
@@ -118,6 +120,9 @@ func (w *Writer) writeChunk(plaintext []byte, nonce *[SealNonceBytes]byte) (Chun
 		return ChunkRef{ID: id, PlaintextBytes: len(plaintext), Deduplicated: true}, nil
 	}
 	epoch, master := w.cfg.Keys.Current()
+	if len(master) < keys.MinMasterKeySizeBytes {
+		return ChunkRef{}, fmt.Errorf("write chunk %s: epoch %d key is %d bytes: %w", id, epoch, len(master), ErrMasterKeyInvalid)
+	}
 	if nonce == nil {
 		convergent := ConvergentNonce(epoch, id)
 		nonce = &convergent
