@@ -105,9 +105,9 @@ func TestBestFitAndCoalesce(t *testing.T) {
 		blocks uint64
 		want   extent
 	}{
-		{2, holes[2]},                                    // exact 2-block hole
-		{4, extent{start: holes[1].start, blocks: 4}},    // smallest hole ≥ 4 is the 5
-		{3, holes[0]},                                    // exact 3-block hole
+		{2, holes[2]}, // exact 2-block hole
+		{4, extent{start: holes[1].start, blocks: 4}}, // smallest hole ≥ 4 is the 5
+		{3, holes[0]}, // exact 3-block hole
 		{1, extent{start: holes[1].start + 4, blocks: 1}}, // the 5's remainder
 	} {
 		k := testKey(100 + int(tc.blocks))

@@ -2,6 +2,7 @@ package block
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,11 +35,11 @@ func testKey(i int) chunks.FragmentKey {
 
 func testData(seed uint64, size int) []byte {
 	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	b := make([]byte, size)
-	for i := range b {
-		b[i] = byte(rng.Uint32())
+	b := make([]byte, size+7)
+	for i := 0; i < size; i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], rng.Uint64())
 	}
-	return b
+	return b[:size:size]
 }
 
 type memOptions struct {

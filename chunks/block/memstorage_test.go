@@ -20,6 +20,18 @@ type memStorage struct {
 	syncErr  error // injected: returned by Sync
 	writeErr error // injected: returned by WriteAt
 	syncs    int
+	writes   int
+	// crashAtWrite, when positive, makes that write or sync (counting
+	// both from the call to armCrash) and every later one fail with
+	// errCrash without reaching the medium: power failed just before it.
+	crashAtWrite int
+	crashed      bool
+}
+
+func (m *memStorage) armCrash(atWrite int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.writes, m.crashAtWrite = 0, atWrite
 }
 
 type memWrite struct {
@@ -33,10 +45,13 @@ const (
 	crashKeepAll   crashMode = iota // the process died; the kernel flushed everything
 	crashDropAll                    // power failed; nothing unsynced survived
 	crashTornWrite                  // power failed mid-flight: random sectors of unsynced writes
+	crashReordered                  // the disk reordered: each unsynced write whole or not at all
 )
 
+var allCrashModes = []crashMode{crashKeepAll, crashDropAll, crashTornWrite, crashReordered}
+
 func (m crashMode) String() string {
-	return [...]string{"keep-all", "drop-unsynced", "torn"}[m]
+	return [...]string{"keep-all", "drop-unsynced", "torn", "reordered"}[m]
 }
 
 const sectorBytes = 512
@@ -66,6 +81,10 @@ func (m *memStorage) WriteAt(p []byte, off int64) (int, error) {
 	if m.writeErr != nil {
 		return 0, m.writeErr
 	}
+	if m.writes++; m.crashed || (m.crashAtWrite > 0 && m.writes >= m.crashAtWrite) {
+		m.crashed = true
+		return 0, errCrash
+	}
 	if off < 0 || off+int64(len(p)) > int64(len(m.current)) {
 		return 0, fmt.Errorf("mem: write %d+%d beyond %d", off, len(p), len(m.current))
 	}
@@ -82,6 +101,10 @@ func (m *memStorage) Sync() error {
 	}
 	if m.syncErr != nil {
 		return m.syncErr
+	}
+	if m.writes++; m.crashed || (m.crashAtWrite > 0 && m.writes >= m.crashAtWrite) {
+		m.crashed = true
+		return errCrash
 	}
 	for _, w := range m.unsynced {
 		copy(m.durable[w.off:], w.data)
@@ -115,6 +138,10 @@ func (m *memStorage) crashImage(mode crashMode, rng *rand.Rand) *memStorage {
 		switch mode {
 		case crashKeepAll:
 			copy(img[w.off:], w.data)
+		case crashReordered:
+			if rng.IntN(2) == 0 {
+				copy(img[w.off:], w.data)
+			}
 		case crashTornWrite:
 			for s := 0; s < len(w.data); s += sectorBytes {
 				if rng.IntN(2) == 0 {
