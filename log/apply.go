@@ -7,6 +7,7 @@ import (
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
 	"github.com/annal-storage/annal/projections"
+	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/control"
 	"github.com/annal-storage/annal/projections/namespace"
 )
@@ -18,6 +19,7 @@ type Kind uint8
 const (
 	KindControl   Kind = 1
 	KindNamespace Kind = 2
+	KindChunk     Kind = 3
 )
 
 // String names a kind.
@@ -27,6 +29,8 @@ func (k Kind) String() string {
 		return "control"
 	case KindNamespace:
 		return "namespace"
+	case KindChunk:
+		return "chunk"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -38,6 +42,8 @@ func ProjectionFor(k Kind) (projections.Projection, error) {
 		return control.Projection{}, nil
 	case KindNamespace:
 		return namespace.Projection{}, nil
+	case KindChunk:
+		return chunkstate.Projection{}, nil
 	}
 	return nil, fmt.Errorf("no projection for shard kind %d", k)
 }

@@ -62,6 +62,8 @@ var samples = map[Type]Body{
 	TypeFileWritten:           &FileWritten{Ino: 77, Writes: []WriteRange{{Offset: 5, Inline: []byte("hello")}, {Offset: 1 << 20, Extents: []Extent{{Len: 9, Chunk: chunkA, ChunkLen: 9}}}}, MtimeNs: 23},
 	TypeXattrSet:              &XattrSet{Ino: 77, Name: "user.x", Value: []byte{0, 1}},
 	TypeXattrRemoved:          &XattrRemoved{Ino: 77, Name: "user.x"},
+	TypeChunksStored: &ChunksStored{Chunks: []ChunkStored{{Chunk: chunkA, Epoch: 1, PlaintextBytes: 1 << 20, SealedBytes: 1<<20 + 35,
+		Placement: ChunkPlacement{ProfileKind: 1, Data: 4, Parity: 2, Devices: []string{"dev0", "dev1", "dev2", "dev3", "dev4", "dev5"}}, StoredNs: 24}}},
 }
 
 func sampleEnvelope(t *testing.T, typ Type) Envelope {

@@ -245,3 +245,12 @@ func (h *Host) Leader(shard uint64) (uint64, bool) {
 func (h *Host) EventCount(shard uint64) (uint64, error) {
 	return annallog.LastSeq(h.cfg.Store, shard)
 }
+
+// Ensure starts this node's replica of a shard if needed and waits until
+// the shard has a leader.
+func (h *Host) Ensure(ctx context.Context, shard uint64, kind annallog.Kind) error {
+	if err := h.StartShard(shard, kind); err != nil {
+		return err
+	}
+	return h.WaitReady(ctx, shard)
+}

@@ -130,7 +130,8 @@ func validateObjectPut(r kv.Reader, meta Meta, b *event.ObjectPut) error {
 }
 
 // validateContent checks that content is well formed and that every
-// segment it references is new in this event or staged and unreferenced.
+// segment it references is new in this event or already stored (staged
+// ahead of this event, or shared with another version by a copy).
 func validateContent(r kv.Reader, c event.Content, fresh []event.Segment) error {
 	if err := validateNewSegments(r, fresh); err != nil {
 		return err
@@ -157,8 +158,8 @@ func validateContent(r kv.Reader, c event.Content, fresh []event.Segment) error 
 			if err != nil {
 				return err
 			}
-			if !found || !s.Staged {
-				return p.Errorf(p.ErrInvalid, "segment %s is neither new nor staged", ref.ID)
+			if !found {
+				return p.Errorf(p.ErrInvalid, "segment %s is neither new nor stored", ref.ID)
 			}
 			n = extentsLen(s.Extents)
 		}

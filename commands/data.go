@@ -1,0 +1,433 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/annal-storage/annal/chunks"
+	annallog "github.com/annal-storage/annal/log"
+	"github.com/annal-storage/annal/log/event"
+	"github.com/annal-storage/annal/projections/chunkstate"
+	"github.com/annal-storage/annal/projections/namespace"
+)
+
+// FirstChunkShard is the shard id of the (first) chunk shard.
+const FirstChunkShard uint64 = 16
+
+// ChunkShardOf routes a chunk to its chunk shard.
+func ChunkShardOf(event.ChunkID) uint64 { return FirstChunkShard }
+
+// Data is the chunk data plane: it chunks, seals, erasure-codes and
+// stores content, and reads it back.
+type Data struct {
+	Writer  *chunks.Writer
+	Profile chunks.Profile
+	Chunker chunks.ChunkerParams
+	// InFlight bounds chunks sealed and written at once per stream.
+	InFlight int
+	// Window is how many chunks are recorded per ChunksStored proposal.
+	Window int
+}
+
+const (
+	// maxEventSegments bounds the segments one event defines; a longer
+	// stream stages its earlier segments ahead of the final event.
+	maxEventSegments = 4
+)
+
+// written is the result of streaming one body into the data plane.
+type written struct {
+	Size    int64
+	MD5     []byte
+	Content event.Content
+	// Fresh are the segments the final event must define; staged ones are
+	// already in Content.Segments.
+	Fresh []event.Segment
+}
+
+// writeBody streams r: at most inline bytes ride in the event; more are
+// chunked. Segments beyond maxEventSegments are staged on shard as they
+// fill, so neither memory nor any event grows with the size.
+func (s *Service) writeBody(ctx context.Context, shard uint64, p Principal, r io.Reader, forceChunks bool) (written, error) {
+	sum := md5.New()
+	tee := io.TeeReader(r, sum)
+	head := make([]byte, s.cfg.InlineThresholdBytes+1)
+	n, err := io.ReadFull(tee, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return written{}, fmt.Errorf("read body: %w", err)
+	}
+	if n <= s.cfg.InlineThresholdBytes && !forceChunks {
+		c := event.Content{Size: int64(n)}
+		if n > 0 {
+			c.Inline = append([]byte(nil), head[:n]...)
+		}
+		return written{Size: int64(n), MD5: sum.Sum(nil), Content: c}, nil
+	}
+	if s.cfg.Data == nil {
+		return written{}, fmt.Errorf("%w: data larger than %d bytes needs a chunk store", ErrInvalid, s.cfg.InlineThresholdBytes)
+	}
+	sw := &streamWriter{segmentBuilder{s: s, ctx: ctx, shard: shard, p: p}}
+	if err := sw.run(io.MultiReader(bytes.NewReader(head[:n]), tee)); err != nil {
+		return written{}, err
+	}
+	out, err := sw.finish()
+	out.MD5 = sum.Sum(nil)
+	return out, err
+}
+
+// segmentBuilder gathers extents into segments for one new content,
+// staging segments on the namespace shard once the final event would
+// define more than maxEventSegments.
+type segmentBuilder struct {
+	s     *Service
+	ctx   context.Context
+	shard uint64
+	p     Principal
+
+	size    int64
+	cur     []event.Extent
+	fresh   []event.Segment
+	content event.Content
+}
+
+// streamWriter is one body being chunked and stored.
+type streamWriter struct {
+	segmentBuilder
+}
+
+func (w *streamWriter) run(r io.Reader) error {
+	d := w.s.cfg.Data
+	chunker, err := chunks.NewChunker(r, d.Chunker)
+	if err != nil {
+		return err
+	}
+	window := max(d.Window, 1)
+	for {
+		batch, err := nextChunks(chunker, window)
+		if err != nil {
+			return fmt.Errorf("read body: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		refs, err := w.storeChunks(batch)
+		if err != nil {
+			return err
+		}
+		if err := w.record(refs); err != nil {
+			return err
+		}
+	}
+}
+
+// nextChunks reads up to n chunks, copying them out of the chunker's
+// reused buffer.
+func nextChunks(c *chunks.Chunker, n int) ([][]byte, error) {
+	var out [][]byte
+	for len(out) < n {
+		b, err := c.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, append([]byte(nil), b...))
+	}
+	return out, nil
+}
+
+// storeChunks writes a window of chunks, InFlight at a time.
+func (w *streamWriter) storeChunks(batch [][]byte) ([]chunks.ChunkRef, error) {
+	d := w.s.cfg.Data
+	refs := make([]chunks.ChunkRef, len(batch))
+	errs := make([]error, len(batch))
+	sem := make(chan struct{}, max(d.InFlight, 1))
+	var wg sync.WaitGroup
+	for i, b := range batch {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			refs[i], errs[i] = w.storeChunk(b)
+		})
+	}
+	wg.Wait()
+	return refs, errors.Join(errs...)
+}
+
+func (w *streamWriter) storeChunk(plaintext []byte) (chunks.ChunkRef, error) {
+	d := w.s.cfg.Data
+	id := d.Writer.ID(plaintext)
+	if w.s.chunkStored(event.ChunkID(id)) {
+		return chunks.ChunkRef{ID: id, PlaintextBytes: len(plaintext), Deduplicated: true}, nil
+	}
+	return d.Writer.WriteChunk(plaintext)
+}
+
+// chunkStored reports whether the chunk shard (local replica) has a chunk.
+func (s *Service) chunkStored(id event.ChunkID) bool {
+	v := s.log.LocalRead(ChunkShardOf(id))
+	defer v.Close()
+	_, ok, err := chunkstate.Get(v, id)
+	return err == nil && ok
+}
+
+// record makes a window's new chunks known to the chunk shard, then adds
+// their extents to the content.
+func (w *streamWriter) record(refs []chunks.ChunkRef) error {
+	var stored []event.ChunkStored
+	now := NowNs(w.s.env.Clock.Now())
+	for _, ref := range refs {
+		if !ref.Deduplicated {
+			stored = append(stored, event.ChunkStored{Chunk: event.ChunkID(ref.ID), Epoch: ref.Epoch,
+				PlaintextBytes: int64(ref.PlaintextBytes), SealedBytes: int64(ref.SealedBytes),
+				Placement: placementEvent(ref.Placement), StoredNs: now})
+		}
+	}
+	if len(stored) > 0 {
+		if err := w.s.recordChunks(w.ctx, w.p, stored); err != nil {
+			return err
+		}
+	}
+	for _, ref := range refs {
+		x := event.Extent{Len: int64(ref.PlaintextBytes), Chunk: event.ChunkID(ref.ID), ChunkLen: int64(ref.PlaintextBytes)}
+		if err := w.add(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add appends one extent to the content.
+func (b *segmentBuilder) add(x event.Extent) error {
+	b.cur = append(b.cur, x)
+	b.size += x.Len
+	if len(b.cur) == namespace.MaxExtentsPerSegment {
+		return b.flushSegment()
+	}
+	return nil
+}
+
+func (s *Service) recordChunks(ctx context.Context, p Principal, stored []event.ChunkStored) error {
+	d := &Decision{Shard: FirstChunkShard, Actor: p.Actor(), Events: []Pending{{Body: &event.ChunksStored{Chunks: stored}}}}
+	for _, c := range stored {
+		d.Events[0].Header.ChunkRefs = append(d.Events[0].Header.ChunkRefs, c.Chunk)
+	}
+	if err := s.log.Ensure(ctx, FirstChunkShard, annallog.KindChunk); err != nil {
+		return err
+	}
+	res, err := s.propose(ctx, d)
+	if err != nil {
+		return fmt.Errorf("record chunks: %w", err)
+	}
+	return ResultError(res)
+}
+
+// flushSegment closes the current segment; when the event would define
+// too many, the oldest is staged on the namespace shard.
+func (w *segmentBuilder) flushSegment() error {
+	if len(w.cur) == 0 {
+		return nil
+	}
+	seg := event.Segment{ID: segmentID(w.s.env), Extents: w.cur}
+	w.cur = nil
+	w.content.Segments = append(w.content.Segments, event.SegmentRef{ID: seg.ID, Len: seg.Len()})
+	w.fresh = append(w.fresh, seg)
+	if len(w.fresh) <= maxEventSegments {
+		return nil
+	}
+	staged := w.fresh[0]
+	w.fresh = w.fresh[1:]
+	d := &Decision{Shard: w.shard, Tenant: w.p.Tenant, Actor: w.p.Actor(),
+		Events: []Pending{{Body: &event.SegmentStaged{Segment: staged, StagedNs: NowNs(w.s.env.Clock.Now())}}}}
+	res, err := w.s.propose(w.ctx, d)
+	if err != nil {
+		return fmt.Errorf("stage segment: %w", err)
+	}
+	return ResultError(res)
+}
+
+// finish closes the last segment and returns the content.
+func (b *segmentBuilder) finish() (written, error) {
+	if err := b.flushSegment(); err != nil {
+		return written{}, err
+	}
+	b.content.Size = b.size
+	return written{Size: b.size, Content: b.content, Fresh: b.fresh}, nil
+}
+
+func segmentID(env Env) event.SegmentID {
+	var id event.SegmentID
+	_, _ = env.Rand.Read(id[:])
+	return id
+}
+
+func placementEvent(p chunks.Placement) event.ChunkPlacement {
+	return event.ChunkPlacement{ProfileKind: uint8(p.Profile.Kind), Data: uint8(p.Profile.Data),
+		Parity: uint8(p.Profile.Parity), Devices: append([]string(nil), p.Devices...)}
+}
+
+func placementOf(p event.ChunkPlacement) chunks.Placement {
+	return chunks.Placement{Profile: chunks.Profile{Kind: chunks.ProfileKind(p.ProfileKind), Data: int(p.Data), Parity: int(p.Parity)},
+		Devices: append([]string(nil), p.Devices...)}
+}
+
+// contentReader streams bytes [off, off+n) of content, reading segment
+// records from view (which it closes) and chunks from the data plane.
+type contentReader struct {
+	s       *Service
+	view    annallog.View
+	content event.Content
+	pos     int64 // next byte to return
+	end     int64
+	// buf holds bytes already materialised from pos onward.
+	buf []byte
+	// segment walking state
+	seg    int
+	segPos int64
+	exts   []event.Extent
+	extPos int64
+	// one-chunk cache for consecutive extents of the same chunk
+	lastID    event.ChunkID
+	lastPlain []byte
+}
+
+// OpenContent returns a reader of bytes [off, off+n) of content. It takes
+// ownership of view.
+func (s *Service) openContent(view annallog.View, c event.Content, off, n int64) io.ReadCloser {
+	return &contentReader{s: s, view: view, content: c, pos: off, end: off + n}
+}
+
+func (r *contentReader) Close() error {
+	if r.view == nil {
+		return nil
+	}
+	err := r.view.Close()
+	r.view = nil
+	return err
+}
+
+func (r *contentReader) Read(p []byte) (int, error) {
+	if r.pos >= r.end {
+		return 0, io.EOF
+	}
+	if len(r.buf) == 0 {
+		if err := r.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf[:min(int64(len(r.buf)), r.end-r.pos)])
+	r.buf = r.buf[n:]
+	r.pos += int64(n)
+	return n, nil
+}
+
+// fill materialises the bytes of the extent (or inline data or trailing
+// hole) that holds r.pos.
+func (r *contentReader) fill() error {
+	c := r.content
+	if len(c.Inline) > 0 || len(c.Segments) == 0 {
+		if r.pos < int64(len(c.Inline)) {
+			r.buf = c.Inline[r.pos:]
+		} else {
+			r.buf = make([]byte, min(r.end-r.pos, 1<<20))
+		}
+		return nil
+	}
+	x, xOff, ok, err := r.extentAt(r.pos)
+	if err != nil {
+		return err
+	}
+	if !ok || x.IsHole() { // past the segments or a hole: zeros
+		size := int64(1 << 20)
+		if ok {
+			size = x.Len - xOff
+		}
+		r.buf = make([]byte, min(size, r.end-r.pos))
+		return nil
+	}
+	plain, err := r.chunk(x.Chunk)
+	if err != nil {
+		return err
+	}
+	from := x.ChunkOff + xOff
+	if from+x.Len-xOff > int64(len(plain)) {
+		return fmt.Errorf("chunk %s shorter than its extent", x.Chunk)
+	}
+	r.buf = plain[from : x.ChunkOff+x.Len]
+	return nil
+}
+
+// extentAt finds the extent covering byte pos and the offset into it.
+func (r *contentReader) extentAt(pos int64) (event.Extent, int64, bool, error) {
+	for r.seg < len(r.content.Segments) {
+		ref := r.content.Segments[r.seg]
+		if pos >= r.segPos+ref.Len {
+			r.segPos += ref.Len
+			r.seg++
+			r.exts, r.extPos = nil, 0
+			continue
+		}
+		if r.exts == nil {
+			rec, ok, err := namespace.GetSegment(r.view, ref.ID)
+			if err != nil {
+				return event.Extent{}, 0, false, err
+			}
+			if !ok {
+				return event.Extent{}, 0, false, fmt.Errorf("segment %s missing", ref.ID)
+			}
+			r.exts, r.extPos = rec.Extents, r.segPos
+		}
+		for len(r.exts) > 0 {
+			x := r.exts[0]
+			if pos < r.extPos+x.Len {
+				return x, pos - r.extPos, true, nil
+			}
+			r.extPos += x.Len
+			r.exts = r.exts[1:]
+		}
+		r.segPos += ref.Len
+		r.seg++
+		r.exts = nil
+	}
+	return event.Extent{}, 0, false, nil
+}
+
+func (r *contentReader) chunk(id event.ChunkID) ([]byte, error) {
+	if id == r.lastID && r.lastPlain != nil {
+		return r.lastPlain, nil
+	}
+	plain, err := r.s.readChunk(id)
+	if err != nil {
+		return nil, err
+	}
+	r.lastID, r.lastPlain = id, plain
+	return plain, nil
+}
+
+// ErrChunkLost: a chunk cannot be reconstructed (fewer than k fragments).
+var ErrChunkLost = chunks.ErrChunkLost
+
+func (s *Service) readChunk(id event.ChunkID) ([]byte, error) {
+	if s.cfg.Data == nil {
+		return nil, fmt.Errorf("chunk %s: no chunk store configured", id)
+	}
+	v := s.log.LocalRead(ChunkShardOf(id))
+	rec, ok, err := chunkstate.Get(v, id)
+	v.Close()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("chunk %s has no record: %w", id, ErrChunkLost)
+	}
+	ref := chunks.ChunkRef{ID: chunks.ChunkID(id), Epoch: rec.Epoch, PlaintextBytes: int(rec.PlaintextBytes),
+		SealedBytes: int(rec.SealedBytes), Placement: placementOf(rec.Placement)}
+	plain, _, err := s.cfg.Data.Writer.ReadChunk(ref)
+	return plain, err
+}
