@@ -114,4 +114,3 @@ func (s *Service) copyContent(ctx context.Context, shard uint64, p Principal, sr
 	out.MD5 = h.Sum(nil)
 	return out, nil
 }
-
