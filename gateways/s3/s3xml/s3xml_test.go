@@ -317,10 +317,10 @@ func TestDecodeVersioningAndCreateBucket(t *testing.T) {
 	for body, code := range map[string]s3err.Code{
 		`<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>`: "",
 		`<VersioningConfiguration><Status>Suspended</Status><MfaDelete>Disabled</MfaDelete></VersioningConfiguration>`:                "",
-		`<VersioningConfiguration><Status>On</Status></VersioningConfiguration>`:                                                       s3err.IllegalVersioningConfiguration,
-		`<VersioningConfiguration></VersioningConfiguration>`:                                                                          s3err.IllegalVersioningConfiguration,
-		`<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Enabled</MfaDelete></VersioningConfiguration>`:                  s3err.NotImplemented,
-		`<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Sometimes</MfaDelete></VersioningConfiguration>`:                s3err.IllegalVersioningConfiguration,
+		`<VersioningConfiguration><Status>On</Status></VersioningConfiguration>`:                                                      s3err.IllegalVersioningConfiguration,
+		`<VersioningConfiguration></VersioningConfiguration>`:                                                                         s3err.IllegalVersioningConfiguration,
+		`<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Enabled</MfaDelete></VersioningConfiguration>`:                   s3err.NotImplemented,
+		`<VersioningConfiguration><Status>Enabled</Status><MfaDelete>Sometimes</MfaDelete></VersioningConfiguration>`:                 s3err.IllegalVersioningConfiguration,
 	} {
 		_, err := DecodeVersioningConfiguration(strings.NewReader(body))
 		if got := s3err.CodeOf(err); got != code {
