@@ -125,7 +125,7 @@ func readControl[T any](ctx context.Context, s *Service, get func(kv.Reader) (T,
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return out, err
 	}
-	lv, rerr := s.log.Read(ctx, ControlShard)
+	lv, rerr := s.read(ctx, ControlShard)
 	if rerr != nil {
 		return out, rerr
 	}
@@ -139,7 +139,7 @@ func (s *Service) readControl(ctx context.Context, get func(kv.Reader) (control.
 
 // Tenants lists tenants (linearizable).
 func (s *Service) Tenants(ctx context.Context) ([]control.Tenant, error) {
-	v, err := s.log.Read(ctx, ControlShard)
+	v, err := s.read(ctx, ControlShard)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *Service) Tenants(ctx context.Context) ([]control.Tenant, error) {
 
 // TenantByName finds a tenant (linearizable).
 func (s *Service) TenantByName(ctx context.Context, name string) (control.Tenant, error) {
-	v, err := s.log.Read(ctx, ControlShard)
+	v, err := s.read(ctx, ControlShard)
 	if err != nil {
 		return control.Tenant{}, err
 	}
@@ -224,7 +224,7 @@ func (s *Service) CreateBucket(ctx context.Context, p Principal, name string) er
 
 // ListBuckets lists the principal's tenant's namespaces in name order.
 func (s *Service) ListBuckets(ctx context.Context, p Principal) ([]Bucket, error) {
-	v, err := s.log.Read(ctx, ControlShard)
+	v, err := s.read(ctx, ControlShard)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +265,7 @@ func (s *Service) readNamespace(ctx context.Context, p Principal, bucket string)
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := s.log.Read(ctx, shard)
+	v, err := s.read(ctx, shard)
 	if err != nil {
 		return nil, 0, err
 	}

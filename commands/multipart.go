@@ -76,7 +76,7 @@ func (s *Service) UploadPart(ctx context.Context, p Principal, bucket, key, uplo
 }
 
 func (s *Service) checkUpload(ctx context.Context, shard uint64, key, uploadID string) error {
-	v, err := s.log.Read(ctx, shard)
+	v, err := s.read(ctx, shard)
 	if err != nil {
 		return err
 	}

@@ -174,7 +174,7 @@ func (s *Service) precheck(ctx context.Context, shard uint64, key string, cond C
 	if len(gs) == 0 {
 		return nil
 	}
-	v, err := s.log.Read(ctx, shard)
+	v, err := s.read(ctx, shard)
 	if err != nil {
 		return err
 	}

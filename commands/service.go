@@ -193,18 +193,29 @@ func (s *Service) run(ctx context.Context, shard uint64, decide func(v kv.Reader
 }
 
 func (s *Service) decideOn(ctx context.Context, shard uint64, decide func(v kv.Reader) (*Decision, error)) (*Decision, error) {
-	var v annallog.View
-	var err error
+	v, err := s.read(ctx, shard)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	return decide(v)
+}
+
+// read returns a linearizable view of a shard, retrying (with the
+// configured backoff) while the shard is unavailable.
+func (s *Service) read(ctx context.Context, shard uint64) (annallog.View, error) {
 	for attempt := 0; ; attempt++ {
-		if v, err = s.log.Read(ctx, shard); err == nil {
-			break
+		v, err := s.log.Read(ctx, shard)
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
 		}
 		if berr := s.cfg.Backoff(ctx, attempt); berr != nil {
 			return nil, err
 		}
 	}
-	defer v.Close()
-	return decide(v)
 }
 
 // propose submits a decision; after an ambiguous failure it resubmits the

@@ -61,7 +61,7 @@ var (
 
 func init() {
 	for _, name := range []string{"raft", "rsm", "transport", "dragonboat", "logdb", "raftpb", "grpc", "config", "settings"} {
-		dblogger.GetLogger(name).SetLevel(dblogger.WARNING)
+		dblogger.GetLogger(name).SetLevel(dblogger.ERROR)
 	}
 }
 
@@ -111,7 +111,7 @@ func (h *Host) StartShard(shard uint64, kind annallog.Kind) error {
 	}
 	rc := config.Config{
 		ReplicaID: h.cfg.ReplicaID, ShardID: shard,
-		ElectionRTT: 15, HeartbeatRTT: 2, CheckQuorum: true,
+		ElectionRTT: 15, HeartbeatRTT: 1, CheckQuorum: true,
 		SnapshotEntries: 10000, CompactionOverhead: 5000,
 	}
 	if err := h.nh.StartOnDiskReplica(members, false, create, rc); err != nil && !errors.Is(err, dragonboat.ErrShardAlreadyExist) {
@@ -158,6 +158,8 @@ func (h *Host) Propose(ctx context.Context, shard uint64, p annallog.Proposal) (
 	if err != nil {
 		return annallog.Result{}, err
 	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	res, err := h.nh.SyncPropose(ctx, h.nh.GetNoOPSession(shard), data)
 	if err != nil {
 		return annallog.Result{}, classify(shard, err)
@@ -170,6 +172,17 @@ func (h *Host) Propose(ctx context.Context, shard uint64, p annallog.Proposal) (
 		return out, fmt.Errorf("shard %d: %w: %s", shard, ErrHalted, out.Reason)
 	}
 	return out, nil
+}
+
+// requestTimeout bounds one proposal or read barrier when the caller's
+// context has no deadline (dragonboat requires one).
+const requestTimeout = 5 * time.Second
+
+func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, requestTimeout)
 }
 
 // classify maps dragonboat errors onto retriable or ambiguous ones.
@@ -205,6 +218,8 @@ func (h *Host) Barrier(ctx context.Context, shard uint64) error {
 	if err := h.Halted(shard); err != nil {
 		return err
 	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
 	if _, err := h.nh.SyncRead(ctx, shard, nil); err != nil {
 		if errors.Is(err, dragonboat.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("shard %d read: %w: %v", shard, ErrUnavailable, err)
