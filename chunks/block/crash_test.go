@@ -161,7 +161,9 @@ func TestCrashRecoveryActions(t *testing.T) {
 		{stepPutCommitted, func(d *Device) error { return d.PutFragment(testKey(2), testData(2, 20_000)) },
 			func(r RecoveryReport) bool { return r.BitmapBlocksMarked == blocksFor(20_000) }},
 		{stepDeleteIntended, func(d *Device) error { return d.DeleteFragment(testKey(1)) },
-			func(r RecoveryReport) bool { return r.FreesRolledForward == 1 && r.BitmapBlocksReclaimed == blocksFor(9_000) }},
+			func(r RecoveryReport) bool {
+				return r.FreesRolledForward == 1 && r.BitmapBlocksReclaimed == blocksFor(9_000)
+			}},
 		{stepDeleteBitmapMirrorWritten, func(d *Device) error { return d.DeleteFragment(testKey(1)) },
 			func(r RecoveryReport) bool { return r.FreesRolledForward == 1 && r.BitmapBlocksReclaimed == 0 }},
 	} {

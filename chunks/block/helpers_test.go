@@ -8,10 +8,16 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync/atomic"
-	"testing"
 
 	"github.com/annal-storage/annal/chunks"
 )
+
+// tb is what the helpers need from *testing.T, *testing.B and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
 
 var testUUID = [16]byte{0xa1, 0x4a, 0x11, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
 
@@ -56,7 +62,7 @@ func (o memOptions) withDefaults() memOptions {
 }
 
 // newMemDevice formats and opens a device on a fresh memStorage.
-func newMemDevice(t testing.TB, o memOptions) (*memStorage, *Device) {
+func newMemDevice(t tb, o memOptions) (*memStorage, *Device) {
 	t.Helper()
 	o = o.withDefaults()
 	st := newMemStorage(o.sizeBytes)
@@ -67,7 +73,7 @@ func newMemDevice(t testing.TB, o memOptions) (*memStorage, *Device) {
 	return st, openMem(t, st)
 }
 
-func openMem(t testing.TB, st *memStorage) *Device {
+func openMem(t tb, st *memStorage) *Device {
 	t.Helper()
 	st.reopen()
 	d, err := openStorage(st, "mem0", testClock(), config{trimThresholdBlocks: defaultTrimThresholdBlocks})
@@ -77,14 +83,14 @@ func openMem(t testing.TB, st *memStorage) *Device {
 	return d
 }
 
-func mustPut(t testing.TB, d *Device, k chunks.FragmentKey, data []byte) {
+func mustPut(t tb, d *Device, k chunks.FragmentKey, data []byte) {
 	t.Helper()
 	if err := d.PutFragment(k, data); err != nil {
 		t.Fatalf("put %s: %v", keyString(k), err)
 	}
 }
 
-func mustGet(t testing.TB, d *Device, k chunks.FragmentKey, want []byte) {
+func mustGet(t tb, d *Device, k chunks.FragmentKey, want []byte) {
 	t.Helper()
 	got, err := d.GetFragment(k)
 	if err != nil {
@@ -95,7 +101,7 @@ func mustGet(t testing.TB, d *Device, k chunks.FragmentKey, want []byte) {
 	}
 }
 
-func mustClose(t testing.TB, d *Device) {
+func mustClose(t tb, d *Device) {
 	t.Helper()
 	if err := d.Close(); err != nil {
 		t.Fatalf("close: %v", err)
@@ -103,7 +109,7 @@ func mustClose(t testing.TB, d *Device) {
 }
 
 // checkModel asserts the device holds exactly the model.
-func checkModel(t testing.TB, d *Device, model map[chunks.FragmentKey][]byte) {
+func checkModel(t tb, d *Device, model map[chunks.FragmentKey][]byte) {
 	t.Helper()
 	var listed []chunks.FragmentKey
 	if err := d.ListFragments(func(fi chunks.FragmentInfo) error {
@@ -221,7 +227,7 @@ func (d *Device) checkDiskBitmap() error {
 // checkNoLeak deletes everything and then stores one fragment as large as
 // the whole data region: it fits only if every block came back and the
 // free set coalesced into one extent.
-func checkNoLeak(t testing.TB, d *Device) {
+func checkNoLeak(t tb, d *Device) {
 	t.Helper()
 	var keys []chunks.FragmentKey
 	if err := d.ListFragments(func(fi chunks.FragmentInfo) error { keys = append(keys, fi.Key); return nil }); err != nil {
