@@ -19,7 +19,8 @@ import (
 type expectations struct {
 	sha256         []byte    // literal x-amz-content-sha256
 	md5            []byte    // Content-MD5
-	headerChecksum *Checksum // x-amz-checksum-<alg> header
+	headerChecksum *Checksum // x-amz-checksum-<alg> header checked against the body
+	declaredHeader *Checksum // the header as received, checked or not
 	trailerAlgs    []ChecksumAlgorithm
 	computeAlgs    []ChecksumAlgorithm // union of all checksum algorithms
 	lengthBytes    int64               // decoded length, -1 when unknown
@@ -48,10 +49,12 @@ type Body struct {
 	n       int64
 	err     error
 	results []Checksum
+
+	declaredHeader *Checksum
 }
 
 func newBody(raw io.ReadCloser, chunked *chunkedReader, exp expectations) *Body {
-	b := &Body{src: raw, closer: raw, chunked: chunked, exp: exp}
+	b := &Body{src: raw, closer: raw, chunked: chunked, exp: exp, declaredHeader: exp.declaredHeader}
 	if chunked != nil {
 		b.src = chunked
 	}

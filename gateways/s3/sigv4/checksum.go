@@ -124,6 +124,25 @@ func checksumHeaders(h http.Header) (*Checksum, error) {
 	return found, nil
 }
 
+// objectChecksumHeader finds the single x-amz-checksum-<alg> header of a
+// request where it describes the whole object. The value is returned as
+// sent: a composite checksum has the form "<base64>-<parts>".
+func objectChecksumHeader(h http.Header) (*Checksum, error) {
+	var found *Checksum
+	for name, values := range h {
+		alg, ok := checksumAlgorithmForHeader(name)
+		if !ok {
+			continue
+		}
+		if found != nil || len(values) != 1 {
+			return nil, s3err.New(s3err.InvalidRequest,
+				"Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+		}
+		found = &Checksum{Algorithm: alg, Value: strings.TrimSpace(values[0])}
+	}
+	return found, nil
+}
+
 // declaredAlgorithm reads x-amz-sdk-checksum-algorithm (set by SDKs on
 // uploads) or x-amz-checksum-algorithm (CreateMultipartUpload). An
 // unknown name is refused.

@@ -12,8 +12,8 @@ import (
 // body builds the Body for an authenticated request: the aws-chunked
 // decoder when the mode says so, and every integrity check the headers
 // ask for.
-func (v *Verifier) body(r *http.Request, a authorization, mode PayloadMode, sum []byte, key []byte) (*Body, error) {
-	exp, err := parseExpectations(r, mode)
+func (v *Verifier) body(r *http.Request, a authorization, mode PayloadMode, sum []byte, key []byte, o Options) (*Body, error) {
+	exp, err := parseExpectations(r, mode, o)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (v *Verifier) body(r *http.Request, a authorization, mode PayloadMode, sum 
 // parseExpectations reads the integrity headers: decoded length,
 // Content-MD5, x-amz-checksum-*, x-amz-trailer and the SDK's declared
 // algorithm.
-func parseExpectations(r *http.Request, mode PayloadMode) (expectations, error) {
+func parseExpectations(r *http.Request, mode PayloadMode, o Options) (expectations, error) {
 	exp := expectations{lengthBytes: -1}
 	var err error
 	if exp.lengthBytes, err = decodedLength(r, mode); err != nil {
@@ -45,7 +45,14 @@ func parseExpectations(r *http.Request, mode PayloadMode) (expectations, error) 
 	if exp.md5, err = ParseContentMD5(r.Header.Get("Content-Md5")); err != nil {
 		return exp, err
 	}
-	if exp.headerChecksum, err = checksumHeaders(r.Header); err != nil {
+	if o.ObjectChecksumHeaders {
+		// Describes the object, not this body: report, do not check.
+		exp.declaredHeader, err = objectChecksumHeader(r.Header)
+	} else {
+		exp.headerChecksum, err = checksumHeaders(r.Header)
+		exp.declaredHeader = exp.headerChecksum
+	}
+	if err != nil {
 		return exp, err
 	}
 	if exp.trailerAlgs, err = declaredTrailers(r.Header, mode); err != nil {

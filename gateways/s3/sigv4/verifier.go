@@ -126,14 +126,34 @@ type Result struct {
 	Region       string
 	Presigned    bool
 	Mode         PayloadMode
+	// HeaderChecksum is the request's x-amz-checksum-<alg> header, if
+	// any: verified against the body unless Options.ObjectChecksumHeaders.
+	HeaderChecksum *Checksum
 	// Body replaces r.Body; read it to EOF before trusting the payload.
 	Body *Body
 }
 
-// Verify authenticates r. On success the caller acts as Result.Principal
-// and reads the payload from Result.Body, never from r.Body. Errors are
-// *s3err.Error values ready for s3err.Write. Verify reads no body bytes.
+// Options adjust verification to the operation at hand.
+type Options struct {
+	// ObjectChecksumHeaders says the x-amz-checksum-<alg> header names the
+	// checksum of the whole object, not of this request's body. Set it for
+	// CompleteMultipartUpload, whose header carries the full-object or
+	// composite ("<base64>-<parts>") checksum; the verifier then returns
+	// the value untouched in Result.HeaderChecksum for the handler to
+	// compare with the parts, and does not check it against the body.
+	ObjectChecksumHeaders bool
+}
+
+// Verify authenticates r with default Options. On success the caller
+// acts as Result.Principal and reads the payload from Result.Body, never
+// from r.Body. Errors are *s3err.Error values ready for s3err.Write.
+// Verify reads no body bytes.
 func (v *Verifier) Verify(r *http.Request) (*Result, error) {
+	return v.VerifyWith(r, Options{})
+}
+
+// VerifyWith is Verify with Options.
+func (v *Verifier) VerifyWith(r *http.Request, o Options) (*Result, error) {
 	a, err := parseRequestAuthorization(r)
 	if err != nil {
 		return nil, err
@@ -147,13 +167,14 @@ func (v *Verifier) Verify(r *http.Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := v.body(r, a, mode, sum, key)
+	body, err := v.body(r, a, mode, sum, key, o)
 	if err != nil {
 		return nil, err
 	}
 	return &Result{
 		Principal: principal, AccessKeyID: a.credential.accessKeyID, SessionToken: a.sessionToken,
-		Region: a.credential.region, Presigned: a.presigned, Mode: mode, Body: body,
+		Region: a.credential.region, Presigned: a.presigned, Mode: mode,
+		HeaderChecksum: body.declaredHeader, Body: body,
 	}, nil
 }
 

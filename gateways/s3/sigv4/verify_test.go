@@ -300,6 +300,36 @@ func TestBodyChecksumHeaders(t *testing.T) {
 	}
 }
 
+// TestObjectChecksumHeaders: for CompleteMultipartUpload the checksum
+// header describes the object, so it is reported, not checked, and may
+// be a composite "<base64>-<parts>".
+func TestObjectChecksumHeaders(t *testing.T) {
+	body := []byte("<CompleteMultipartUpload/>")
+	r := signedRequest("POST", "/b/k?uploadId=u", body, sha256Hex(body), "x-amz-checksum-crc32c", "sOO8/Q==-3")
+	wantCode(t, verifyErr(t, r), s3err.InvalidRequest) // as a body checksum it is malformed
+
+	r = signedRequest("POST", "/b/k?uploadId=u", body, sha256Hex(body), "x-amz-checksum-crc32c", "sOO8/Q==-3")
+	res, err := newTestVerifier(t, docTime).VerifyWith(r, Options{ObjectChecksumHeaders: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(res.Body); err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	if hc := res.HeaderChecksum; hc == nil || *hc != (Checksum{CRC32C, "sOO8/Q==-3"}) {
+		t.Errorf("HeaderChecksum %+v", hc)
+	}
+
+	// Without the option a well-formed but wrong header fails at EOF, and
+	// the header is still reported.
+	r = signedRequest("PUT", "/b/k", body, sha256Hex(body), "x-amz-checksum-crc32c", "sOO8/Q==")
+	res, _, err = readAll(t, r)
+	wantCode(t, err, s3err.BadDigest)
+	if res.HeaderChecksum == nil || res.HeaderChecksum.Value != "sOO8/Q==" {
+		t.Errorf("HeaderChecksum %+v", res.HeaderChecksum)
+	}
+}
+
 func TestCRC64NVMECheckValue(t *testing.T) {
 	h := CRC64NVME.New()
 	h.Write([]byte("123456789"))
