@@ -226,6 +226,10 @@ func (s *Service) GetObject(ctx context.Context, p Principal, bucket, key, versi
 
 func lookupObject(v kv.Reader, key, versionID string) (ObjectInfo, error) {
 	res, err := namespace.Resolve(v, key)
+	if errors.Is(err, ErrParentNotDirectory) || errors.Is(err, ErrInvalid) {
+		// No object can exist under a file or at an impossible path.
+		return ObjectInfo{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
+	}
 	if err != nil {
 		return ObjectInfo{}, err
 	}

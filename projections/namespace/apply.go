@@ -84,7 +84,7 @@ func applyObjectPut(w kv.Writer, env *event.Envelope, b *event.ObjectPut) error 
 			in.Kind, in.Nlink = KindDir, 2
 			in.Posix.Mode = dirMode(b.Posix.Mode)
 		}
-		if err := newNode(w, parent, res.Name, in); err != nil {
+		if err := newNode(w, parent, res.Name, &in); err != nil {
 			return err
 		}
 	}

@@ -285,7 +285,7 @@ func applyCreate(w kv.Writer, env *event.Envelope, n event.NodeCreated, kind uin
 	if kind == KindDir {
 		in.Nlink = 2
 	}
-	if err := newNode(w, n.Parent, n.Name, in); err != nil {
+	if err := newNode(w, n.Parent, n.Name, &in); err != nil {
 		return err
 	}
 	if kind != KindFile {

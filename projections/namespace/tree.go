@@ -166,15 +166,16 @@ func touchDir(w kv.Writer, ino uint64, ns int64) error {
 	return putInode(w, &in)
 }
 
-// newNode creates an inode and its entry in parent.
-func newNode(w kv.Writer, parent uint64, name string, in Inode) error {
+// newNode creates an inode and its entry in parent; for a directory it
+// records the parent and name in *in.
+func newNode(w kv.Writer, parent uint64, name string, in *Inode) error {
 	if _, err := GetInode(w, in.Ino); err == nil {
 		panic("namespace: derived inode number collides with a live inode")
 	}
 	if in.Kind == KindDir {
 		in.Parent, in.Name = parent, name
 	}
-	if err := putInode(w, &in); err != nil {
+	if err := putInode(w, in); err != nil {
 		return err
 	}
 	if err := putDentry(w, parent, name, Dentry{Ino: in.Ino, Kind: in.Kind}); err != nil {
@@ -191,7 +192,7 @@ func mkdirs(w kv.Writer, env *event.Envelope, res Resolved, posix event.PosixAtt
 		ino := DeriveIno(env.ID, i)
 		dir := Inode{Ino: ino, Kind: KindDir, Posix: event.PosixAttrs{Mode: dirMode(posix.Mode), Uid: posix.Uid, Gid: posix.Gid},
 			Nlink: 2, AtimeNs: ns, MtimeNs: ns, CtimeNs: ns, Implicit: true}
-		if err := newNode(w, parent, name, dir); err != nil {
+		if err := newNode(w, parent, name, &dir); err != nil {
 			return 0, 0, err
 		}
 		parent = ino

@@ -1,0 +1,52 @@
+# annal — build, run, test.
+GO      ?= go
+PKGS    ?= ./...
+BIN     := bin/annal
+SEEDS   ?= 1000
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: all build run test race lint bench fuzz sim sim-soak rewrite clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/annal
+
+## run: build and start a single-node server with zero configuration
+## (data in ./annal-data, S3 on 127.0.0.1:9000, admin on 127.0.0.1:9090).
+run: build
+	./$(BIN) server
+
+## test: the whole suite, with the race detector and invariant checks.
+test:
+	$(GO) test -race -tags invariants -timeout 20m $(PKGS)
+
+race: test
+
+## lint: formatting, vet, staticcheck, tidy go.mod.
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) mod tidy -diff
+
+## bench: Go benchmarks of the log, chunk pipeline and stores.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./log/... ./chunks/... ./commands/...
+
+## fuzz: a short run of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 20s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  d=./$$(dirname $$f); \
+	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | cut -d' ' -f2); do \
+	    echo "== $$d $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$d; \
+	  done; \
+	done
+
+## rewrite: regenerate golden files (read the diff before committing).
+rewrite:
+	$(GO) test ./log/event -rewrite
+
+clean:
+	rm -rf bin
