@@ -39,8 +39,8 @@ type Observation struct {
 	// verifier reported it (for CompleteMultipartUpload: unchecked).
 	HeaderChecksum *sigv4.Checksum
 	Header         http.Header
-	Body      []byte
-	Err       error // the error answered, if any
+	Body           []byte
+	Err            error // the error answered, if any
 }
 
 // Server is the fake endpoint. Its zero value is not usable; call New.
