@@ -227,15 +227,21 @@ func (d *Device) writeData(key chunks.FragmentKey, data []byte, crc uint32, ext 
 // same critical section, waits for the record to be durable, then sets
 // the bitmap and frees the extent the key had before, if any.
 func (d *Device) commitPut(key chunks.FragmentKey, size int, crc uint32, ext extent, isNew bool) error {
-	d.mu.Lock()
 	entry := indexEntry{extent: ext, sizeBytes: uint32(size), dataCRC: crc, writtenUnixNano: d.now()}
-	entry.seq = d.appendLocked(record{typ: recordAllocCommitted, key: key, extent: ext,
-		sizeBytes: entry.sizeBytes, dataCRC: crc, writtenUnixNano: entry.writtenUnixNano})
+	d.mu.Lock()
 	old, replaced := d.index[key]
-	d.index[key] = entry
 	if isNew {
 		d.inflightNew--
+	} else if !replaced && uint64(len(d.index)+d.inflightNew) >= d.geo.maxFragments {
+		// The key was deleted while we wrote and the index filled up:
+		// abandon the uncommitted extent (recovery rolls its intent back).
+		d.free.release(ext)
+		d.mu.Unlock()
+		return fmt.Errorf("index holds its maximum of %d fragments: %w", d.geo.maxFragments, chunks.ErrDeviceFull)
 	}
+	entry.seq = d.appendLocked(record{typ: recordAllocCommitted, key: key, extent: ext,
+		sizeBytes: entry.sizeBytes, dataCRC: crc, writtenUnixNano: entry.writtenUnixNano})
+	d.index[key] = entry
 	d.mu.Unlock()
 	if err := d.syncTo(entry.seq, false, 0); err != nil {
 		return err

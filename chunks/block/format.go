@@ -65,8 +65,17 @@ func Format(path string, sizeBytes int64, opts FormatOptions) (err error) {
 			return err
 		}
 	}
-	if sizeBytes, err = prepareSize(st, sizeBytes); err != nil {
+	if sizeBytes, err = resolveSize(st, sizeBytes); err != nil {
 		return fmt.Errorf("block: format %s: %w", path, err)
+	}
+	// Plan before touching the target, so a bad size destroys nothing.
+	if _, err := planGeometry(uint64(sizeBytes)/blockSize, opts.UUID, opts.layout()); err != nil {
+		return fmt.Errorf("block: format %s: %w", path, err)
+	}
+	if st.regular {
+		if err := zeroFile(st, sizeBytes); err != nil {
+			return fmt.Errorf("block: format %s: %w", path, err)
+		}
 	}
 	if err := formatStorage(st, sizeBytes, opts, st.regular); err != nil {
 		return fmt.Errorf("block: format %s: %w", path, err)
@@ -74,9 +83,9 @@ func Format(path string, sizeBytes int64, opts FormatOptions) (err error) {
 	return nil
 }
 
-// prepareSize makes a regular file exactly sizeBytes long and all zero
-// (sparse), or checks that a block device is sizeBytes long.
-func prepareSize(st *fileStorage, sizeBytes int64) (int64, error) {
+// resolveSize picks the device size: sizeBytes, or the target's current
+// size when sizeBytes is 0. A block device must be formatted whole.
+func resolveSize(st *fileStorage, sizeBytes int64) (int64, error) {
 	current, err := st.Size()
 	if err != nil {
 		return 0, fmt.Errorf("size: %w", err)
@@ -87,19 +96,26 @@ func prepareSize(st *fileStorage, sizeBytes int64) (int64, error) {
 	if sizeBytes <= 0 || sizeBytes%blockSize != 0 {
 		return 0, fmt.Errorf("size %d is not a positive multiple of %d", sizeBytes, blockSize)
 	}
-	if !st.regular {
-		if sizeBytes != current {
-			return 0, fmt.Errorf("size %d, but the block device has %d (format it whole)", sizeBytes, current)
-		}
-		return sizeBytes, nil
-	}
-	if err := st.f.Truncate(0); err != nil {
-		return 0, fmt.Errorf("truncate: %w", err)
-	}
-	if err := st.f.Truncate(sizeBytes); err != nil {
-		return 0, fmt.Errorf("extend to %d: %w", sizeBytes, err)
+	if !st.regular && sizeBytes != current {
+		return 0, fmt.Errorf("size %d, but the block device has %d (format it whole)", sizeBytes, current)
 	}
 	return sizeBytes, nil
+}
+
+// zeroFile makes a regular file exactly sizeBytes long and all zero,
+// without allocating anything: truncating to 0 and back leaves a hole.
+func zeroFile(st *fileStorage, sizeBytes int64) error {
+	if err := st.f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	if err := st.f.Truncate(sizeBytes); err != nil {
+		return fmt.Errorf("extend to %d: %w", sizeBytes, err)
+	}
+	return nil
+}
+
+func (o FormatOptions) layout() layoutOptions {
+	return layoutOptions{journalBlocks: uint64(max(o.JournalBlocks, 0)), maxFragments: uint64(max(o.MaxFragments, 0))}
 }
 
 // formatStorage writes an empty store. zeroed says the medium already
@@ -107,10 +123,7 @@ func prepareSize(st *fileStorage, sizeBytes int64) (int64, error) {
 // second checkpoint region need no clearing. The superblocks go last:
 // until they are durable the target is not a store.
 func formatStorage(st storage, sizeBytes int64, opts FormatOptions, zeroed bool) error {
-	g, err := planGeometry(uint64(sizeBytes)/blockSize, opts.UUID, layoutOptions{
-		journalBlocks: uint64(max(opts.JournalBlocks, 0)),
-		maxFragments:  uint64(max(opts.MaxFragments, 0)),
-	})
+	g, err := planGeometry(uint64(sizeBytes)/blockSize, opts.UUID, opts.layout())
 	if err != nil {
 		return err
 	}
