@@ -49,3 +49,23 @@ func WriteResponse(w http.ResponseWriter, status int, v any) error {
 	}
 	return nil
 }
+
+// URLEncodeKey renders a key, prefix, delimiter or marker for a listing
+// requested with encoding-type=url: every byte outside A-Z a-z 0-9
+// '-' '.' '_' '~' '/' becomes %XX. Spaces become %20 and '+' becomes %2B,
+// so clients that decode with either unquote or unquote_plus get the key
+// back; control characters, which XML 1.0 cannot carry, survive too.
+func URLEncodeKey(s string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '/' {
+			b = append(b, c)
+			continue
+		}
+		b = append(b, '%', hexDigits[c>>4], hexDigits[c&0x0f])
+	}
+	return string(b)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -349,5 +350,23 @@ func (failingReader) Read([]byte) (int, error) { return 0, fmt.Errorf("connectio
 func TestDecodeReadError(t *testing.T) {
 	if _, err := DecodeDelete(failingReader{}); s3err.CodeOf(err) != s3err.IncompleteBody {
 		t.Errorf("read failure: %v", err)
+	}
+}
+
+func TestURLEncodeKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain/key.txt": "plain/key.txt", "a b+c": "a%20b%2Bc", "ሴ": "%E1%88%B4",
+		"ctl\x01\r\n": "ctl%01%0D%0A", "%": "%25", "~_-.": "~_-.", "": "",
+	} {
+		got := URLEncodeKey(in)
+		if got != want {
+			t.Errorf("URLEncodeKey(%q) = %q, want %q", in, got, want)
+		}
+		if back, err := url.PathUnescape(got); err != nil || back != in {
+			t.Errorf("%q does not decode back: %q %v", got, back, err)
+		}
+		if back, err := url.QueryUnescape(got); err != nil || back != in {
+			t.Errorf("%q does not query-decode back: %q %v", got, back, err)
+		}
 	}
 }

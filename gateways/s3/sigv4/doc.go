@@ -12,11 +12,20 @@
 // signatures and x-amz-checksum-* trailers. It also verifies Content-MD5
 // and x-amz-checksum-* headers while the body streams.
 //
-// Use:
+// Use (see Example):
 //
-//	res, err := v.Verify(r)       // *s3err.Error on failure
-//	io.Copy(dst, res.Body)        // decoded bytes; checks run at EOF
+//	res, err := v.VerifyWith(r, sigv4.Options{ObjectChecksumHeaders: op == CompleteMultipartUpload})
+//	io.Copy(dst, res.Body)        // decoded bytes; every check runs by EOF
 //	res.Body.Checksums()          // computed x-amz-checksum-* values
+//
+// The handler never needs to know the payload mode: Result.Body hides
+// it. UNSIGNED-PAYLOAD passes bytes through; a literal SHA-256 is
+// compared at EOF (XAmzContentSHA256Mismatch); the STREAMING-* modes are
+// de-framed, each chunk signature chained from the seed signature
+// (SignatureDoesNotMatch), the trailer checksum compared (BadDigest) and
+// the trailer signature checked; x-amz-decoded-content-length or
+// Content-Length must match (IncompleteBody). Content-MD5 and a
+// x-amz-checksum-<alg> header are checked in every mode.
 //
 // Invariants:
 //   - Anonymous requests are refused (AccessDenied); there is no public
