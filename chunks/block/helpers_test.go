@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/annal-storage/annal/chunks"
@@ -238,7 +239,7 @@ func checkNoLeak(t tb, d *Device) {
 			t.Fatalf("delete %s: %v", keyString(k), err)
 		}
 	}
-	whole := testData(99, int(d.geo.dataBlocks*blockSize-trailerBytes))
+	whole := wholeRegionData(int(d.geo.dataBlocks*blockSize - trailerBytes))
 	k := testKey(1 << 14)
 	mustPut(t, d, k, whole)
 	mustGet(t, d, k, whole)
@@ -251,3 +252,13 @@ func checkNoLeak(t tb, d *Device) {
 }
 
 var errCrash = errors.New("simulated crash")
+
+var wholeRegion sync.Map // size → []byte, shared read-only by checkNoLeak
+
+func wholeRegionData(size int) []byte {
+	if b, ok := wholeRegion.Load(size); ok {
+		return b.([]byte)
+	}
+	b, _ := wholeRegion.LoadOrStore(size, testData(99, size))
+	return b.([]byte)
+}
