@@ -480,3 +480,19 @@ func TestTrim(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Goal: Scrub reads everything and names exactly the corrupt fragments.
+func TestScrub(t *testing.T) {
+	st, d := newMemDevice(t, memOptions{})
+	for i := range 5 {
+		mustPut(t, d, testKey(i), testData(uint64(i), 7_000))
+	}
+	st.flip(d.geo.dataOffset(d.index[testKey(3)].extent) + 100)
+	r, err := d.Scrub()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.FragmentsChecked != 5 || r.BytesChecked != 5*7_000 || len(r.Corrupt) != 1 || r.Corrupt[0] != testKey(3) {
+		t.Fatalf("scrub: %+v", r)
+	}
+}

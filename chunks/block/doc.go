@@ -33,8 +33,10 @@
 // Locking, outermost first: lifecycle (RLock per operation, Lock by
 // Close), then bitmapMu (orders bitmap page writes) or syncMu (journal
 // writer and fsync), then mu (in-memory index, free set, bitmap, pending
-// records). No goroutine holds mu while doing I/O except the short page
-// encodings, and nothing acquires an outer lock while holding an inner one.
+// records). No I/O happens under mu, and nothing acquires an outer lock
+// while holding an inner one. Reads take no lock during I/O: a reader
+// whose extent was freed and reused under it sees a CRC mismatch, finds
+// the index entry changed, and looks again.
 //
 // Must not import: anything from annal except chunks (for the Device
 // contract), net/http, math/rand, time.Now, the standard log package.
