@@ -299,6 +299,9 @@ func (d *Device) GetFragment(key chunks.FragmentKey) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("block: get %s: %w", keyString(key), chunks.ErrFragmentNotFound)
 		}
+		if err := d.hit(stepGetLookedUp); err != nil {
+			return nil, err
+		}
 		data, err := d.readExtent(key, entry)
 		if err == nil || !errors.Is(err, ErrCorrupt) || attempt == maxReadAttempts {
 			return data, err

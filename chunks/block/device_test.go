@@ -496,3 +496,50 @@ func TestScrub(t *testing.T) {
 		t.Fatalf("scrub: %+v", r)
 	}
 }
+
+// Goal: a read racing with a replace and the reuse of the old extent
+// returns the new value, not ErrCorrupt; a read racing with a delete
+// returns ErrFragmentNotFound. Method: the hook between the read's
+// lookup and its I/O replaces (or deletes) the key and overwrites the
+// old extent with another fragment.
+func TestGetRacingReuse(t *testing.T) {
+	for _, deleteIt := range []bool{false, true} {
+		t.Run(fmt.Sprintf("delete=%t", deleteIt), func(t *testing.T) {
+			_, d := newMemDevice(t, memOptions{})
+			k, thief := testKey(1), testKey(2)
+			first, second := testData(1, 9_000), testData(2, 20_000)
+			mustPut(t, d, k, first)
+			old := d.index[k].extent
+			raced := false
+			d.cfg.hook = func(s step) error {
+				if s != stepGetLookedUp || raced {
+					return nil
+				}
+				raced = true
+				if deleteIt {
+					if err := d.DeleteFragment(k); err != nil {
+						return err
+					}
+				} else if err := d.PutFragment(k, second); err != nil {
+					return err
+				}
+				if err := d.PutFragment(thief, testData(3, 9_000)); err != nil {
+					return err
+				}
+				if d.index[thief].extent != old {
+					return fmt.Errorf("the old extent was not reused: %v vs %v", d.index[thief].extent, old)
+				}
+				return nil
+			}
+			got, err := d.GetFragment(k)
+			switch {
+			case !raced:
+				t.Fatalf("the race never ran")
+			case deleteIt && !errors.Is(err, chunks.ErrFragmentNotFound):
+				t.Fatalf("get racing a delete: %v", err)
+			case !deleteIt && (err != nil || string(got) != string(second)):
+				t.Fatalf("get racing a replace: %d bytes, %v", len(got), err)
+			}
+		})
+	}
+}

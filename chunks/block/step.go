@@ -22,7 +22,8 @@ const (
 	stepCheckpointSynced
 	stepOpenSuperblockRepaired
 	stepOpenBitmapRepaired
-	stepCount // not a step
+	stepGetLookedUp // between a read's index lookup and its I/O (race tests)
+	stepCount       // not a step
 )
 
 var stepNames = [...]string{
@@ -41,6 +42,7 @@ var stepNames = [...]string{
 	stepCheckpointSynced:           "checkpoint: synced",
 	stepOpenSuperblockRepaired:     "open: superblock repaired",
 	stepOpenBitmapRepaired:         "open: bitmap repaired",
+	stepGetLookedUp:                "get: index looked up",
 }
 
 func (s step) String() string {
