@@ -88,6 +88,11 @@ type PutInput struct {
 	Conditions Conditions
 	// ExpectMD5, when set, must equal the body's MD5 (Content-MD5).
 	ExpectMD5 []byte
+	// Checksums, when set, is called once the body has been read to its
+	// end; the pairs it returns (algorithm, value) become Attrs.Checksums.
+	// Gateways use it for checksums that are only known at the end of the
+	// stream, such as aws-chunked trailers.
+	Checksums func() []event.Pair
 }
 
 // newVersionID picks the id of a new version under the namespace's
@@ -158,6 +163,9 @@ func (s *Service) PutObject(ctx context.Context, p Principal, in PutInput) (Obje
 	}
 	attrs := in.Attrs
 	attrs.ETag = `"` + hex.EncodeToString(w.MD5) + `"`
+	if in.Checksums != nil {
+		attrs.Checksums = in.Checksums()
+	}
 	d, _, err := s.run(ctx, shard, func(v kv.Reader) (*Decision, error) {
 		return DecidePutObject(v, s.env, p, shard, in.Key, w, attrs, in.Posix, in.Conditions)
 	})

@@ -31,6 +31,8 @@ var (
 	ErrEntityTooSmall     = projections.ErrEntityTooSmall
 	ErrNoData             = projections.ErrNoData
 	ErrLoop               = projections.ErrLoop
+	// ErrNamespaceSealed: the bucket is being deleted.
+	ErrNamespaceSealed = projections.ErrNamespaceSealed
 	// ErrNoSuchBucket: the caller's tenant has no namespace of that name.
 	ErrNoSuchBucket = errors.New("no such bucket")
 	// ErrAccessDenied: the principal may not do this.
