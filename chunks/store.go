@@ -25,11 +25,29 @@ type Store struct {
 
 	mu     sync.Mutex
 	failed map[string]bool
+
+	opts StoreOptions
+}
+
+// StoreOptions tunes a Store.
+type StoreOptions struct {
+	// Sequential performs the fragment I/O of one operation one fragment
+	// at a time, in index order, on the caller's goroutine. The simulator
+	// needs it: its devices must see operations in a reproducible order
+	// and it runs no goroutines. Production stores leave it off, so one
+	// slow device does not add its latency to every other fragment's.
+	Sequential bool
 }
 
 // NewStore returns a store over devices, whose ids must be distinct.
 func NewStore(devices []Device) (*Store, error) {
-	s := &Store{devices: make(map[string]Device, len(devices)), failed: make(map[string]bool)}
+	return NewStoreWithOptions(devices, StoreOptions{})
+}
+
+// NewStoreWithOptions returns a store over devices, whose ids must be
+// distinct, tuned by opts.
+func NewStoreWithOptions(devices []Device, opts StoreOptions) (*Store, error) {
+	s := &Store{devices: make(map[string]Device, len(devices)), failed: make(map[string]bool), opts: opts}
 	for _, d := range devices {
 		if _, dup := s.devices[d.ID()]; dup {
 			return nil, fmt.Errorf("new store: device id %q appears twice", d.ID())
@@ -102,7 +120,7 @@ func (s *Store) Put(profile Profile, id ChunkID, sealed []byte) (Placement, erro
 		return Placement{}, fmt.Errorf("put chunk %s: %w", id, err)
 	}
 	placement := Placement{Profile: profile, Devices: devices[:profile.Fragments()]}
-	errs := parallel(len(fragments), func(i int) error {
+	errs := s.parallel(len(fragments), func(i int) error {
 		return s.putFragment(placement.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)}, fragments[i])
 	})
 	if err := errors.Join(errs...); err != nil {
@@ -152,7 +170,7 @@ func (s *Store) Get(id ChunkID, placement Placement) ([]byte, ReadReport, error)
 // set and records the others in report, in index order.
 func (s *Store) fetchInto(set *fragmentSet, report *ReadReport, id ChunkID, placement Placement, from, to int) {
 	fetched := make([][]byte, to-from)
-	errs := parallel(to-from, func(i int) error {
+	errs := s.parallel(to-from, func(i int) error {
 		var err error
 		fetched[i], err = s.getFragment(placement.Devices[from+i], FragmentKey{Chunk: id, Index: uint8(from + i)})
 		return err
@@ -228,7 +246,7 @@ func (s *Store) rewrite(id ChunkID, placement Placement, bad []int, fragments []
 		}
 		todo = append(todo, i)
 	}
-	writeErrs := parallel(len(todo), func(n int) error {
+	writeErrs := s.parallel(len(todo), func(n int) error {
 		i := todo[n]
 		return s.putFragment(result.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)}, fragments[i])
 	})
@@ -258,9 +276,16 @@ func checkPlacement(p Placement) error {
 	return nil
 }
 
-// parallel runs fn(0..n-1) concurrently and returns their errors by index.
-func parallel(n int, fn func(i int) error) []error {
+// parallel runs fn(0..n-1) concurrently (in index order when the store
+// is Sequential) and returns their errors by index.
+func (s *Store) parallel(n int, fn func(i int) error) []error {
 	errs := make([]error, n)
+	if s.opts.Sequential {
+		for i := range n {
+			errs[i] = fn(i)
+		}
+		return errs
+	}
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() { errs[i] = fn(i) })
