@@ -71,13 +71,24 @@ func (s *Service) writeBody(ctx context.Context, shard uint64, p Principal, r io
 	if s.cfg.Data == nil {
 		return written{}, fmt.Errorf("%w: data larger than %d bytes needs a chunk store", ErrInvalid, s.cfg.InlineThresholdBytes)
 	}
-	sw := &streamWriter{segmentBuilder{s: s, ctx: ctx, shard: shard, p: p}}
-	if err := sw.run(io.MultiReader(bytes.NewReader(head[:n]), tee)); err != nil {
+	b := &segmentBuilder{s: s, ctx: ctx, shard: shard, p: p}
+	if err := s.storeStream(ctx, p, io.MultiReader(bytes.NewReader(head[:n]), tee), b.add); err != nil {
 		return written{}, err
 	}
-	out, err := sw.finish()
+	out, err := b.finish()
 	out.MD5 = sum.Sum(nil)
 	return out, err
+}
+
+// storeStream chunks r, stores every chunk the chunk shard does not hold
+// yet, records the new ones there, and hands emit one extent per chunk in
+// stream order. The extents reference only durable, recorded chunks.
+func (s *Service) storeStream(ctx context.Context, p Principal, r io.Reader, emit func(event.Extent) error) error {
+	if s.cfg.Data == nil {
+		return fmt.Errorf("%w: chunked data needs a chunk store", ErrInvalid)
+	}
+	sw := &streamWriter{s: s, ctx: ctx, p: p, emit: emit}
+	return sw.run(r)
 }
 
 // segmentBuilder gathers extents into segments for one new content,
@@ -95,9 +106,12 @@ type segmentBuilder struct {
 	content event.Content
 }
 
-// streamWriter is one body being chunked and stored.
+// streamWriter is one stream being chunked and stored.
 type streamWriter struct {
-	segmentBuilder
+	s    *Service
+	ctx  context.Context
+	p    Principal
+	emit func(event.Extent) error
 }
 
 func (w *streamWriter) run(r io.Reader) error {
@@ -177,8 +191,8 @@ func (s *Service) chunkStored(id event.ChunkID) bool {
 	return err == nil && ok
 }
 
-// record makes a window's new chunks known to the chunk shard, then adds
-// their extents to the content.
+// record makes a window's new chunks known to the chunk shard, then emits
+// their extents.
 func (w *streamWriter) record(refs []chunks.ChunkRef) error {
 	var stored []event.ChunkStored
 	now := NowNs(w.s.env.Clock.Now())
@@ -196,7 +210,7 @@ func (w *streamWriter) record(refs []chunks.ChunkRef) error {
 	}
 	for _, ref := range refs {
 		x := event.Extent{Len: int64(ref.PlaintextBytes), Chunk: event.ChunkID(ref.ID), ChunkLen: int64(ref.PlaintextBytes)}
-		if err := w.add(x); err != nil {
+		if err := w.emit(x); err != nil {
 			return err
 		}
 	}

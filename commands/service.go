@@ -63,6 +63,10 @@ type Pending struct {
 	// Key, when set, is hashed into the header's KeyHash.
 	Key    string
 	Header event.Header
+	// ID, when set, is the event's id; otherwise Build draws one. Decide
+	// functions set it when the outcome depends on it (a created inode's
+	// number derives from the id of the event that creates it).
+	ID event.ID
 }
 
 // Decision is the output of a decide function: guards and events for one
@@ -138,8 +142,12 @@ func Build(env Env, keyHashSecret []byte, d *Decision) (annallog.Proposal, error
 		if err != nil {
 			return p, err
 		}
+		id := pe.ID
+		if id == (event.ID{}) {
+			id = env.EventID()
+		}
 		e := event.Envelope{Version: event.FormatVersion, Type: pe.Body.EventType(), Shard: d.Shard,
-			HLC: env.Clock.Now(), Tenant: d.Tenant, Actor: d.Actor, ID: env.EventID(),
+			HLC: env.Clock.Now(), Tenant: d.Tenant, Actor: d.Actor, ID: id,
 			Header: pe.Header, Payload: payload}
 		if pe.Key != "" {
 			e.Header.KeyHash = KeyHash(keyHashSecret, d.Shard, pe.Key)
