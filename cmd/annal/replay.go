@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/annal-storage/annal/cmd/annal/server"
 	annallog "github.com/annal-storage/annal/log"
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
@@ -13,7 +14,7 @@ import (
 )
 
 func replayCmd() *cobra.Command {
-	var dataDir, until, out string
+	var dataDir, until, out, clusterKeyFile string
 	var shard uint64
 	c := &cobra.Command{
 		Use:   "replay",
@@ -26,14 +27,15 @@ With --until SEQ or --until RFC3339 it stops before the first event past
 that point and, with --out DIR, writes the projection as of then to a new
 Pebble store for inspection (forensics).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runReplay(cmd, dataDir, shard, until, out)
+			return runReplay(cmd, dataDir, shard, until, out, clusterKeyFile)
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&dataDir, "data", "annal-data", "data directory of a stopped server")
 	f.Uint64Var(&shard, "shard", 0, "replay only this shard")
 	f.StringVar(&until, "until", "", "stop before events after this sequence number or RFC 3339 time")
-	f.StringVar(&out, "out", "", "with --until: write the rebuilt state to this directory")
+	f.StringVar(&out, "out", "", "with --until: write the rebuilt state to this directory (plain Pebble: it holds names in the clear)")
+	f.StringVar(&clusterKeyFile, "cluster-key-file", "", "cluster key (default <data>/cluster.key)")
 	return c
 }
 
@@ -53,12 +55,24 @@ func stopAt(until string) (func(*event.Envelope) bool, error) {
 	return func(e *event.Envelope) bool { return e.HLC.WallMs > ms }, nil
 }
 
-func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir string) error {
+// keyFile is the cluster key path: the flag, or the default in dataDir.
+func keyFile(dataDir, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return filepath.Join(dataDir, server.ClusterKeyFile)
+}
+
+func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, clusterKeyFile string) error {
 	stop, err := stopAt(until)
 	if err != nil {
 		return err
 	}
-	live, err := kv.OpenPebble(filepath.Join(dataDir, "state"), kv.PebbleOptions{ReadOnly: true})
+	key, err := server.LoadClusterKey(keyFile(dataDir, clusterKeyFile), false)
+	if err != nil {
+		return err
+	}
+	live, err := server.OpenStateStore(dataDir, key, true)
 	if err != nil {
 		return err
 	}

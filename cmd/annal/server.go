@@ -53,6 +53,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&cfg.RaftAddr, "raft-addr", "127.0.0.1:9200", "Raft transport address")
 	f.Uint64Var(&cfg.NodeID, "node-id", 1, "this node's id (1..N) in the cluster")
 	f.StringVar(&peers, "peers", "", "every node's Raft address: 1=host:port,2=host:port,... (default: this node alone)")
+	f.StringVar(&cfg.ClusterKeyFile, "cluster-key-file", "", "cluster key, 64 hex digits, the same on every node (default <data>/cluster.key, created on first start)")
 	f.IntVar(&cfg.Devices, "devices", 6, "number of directory devices under <data>/devices")
 	f.IntVar(&cfg.InlineThreshold, "inline-threshold", 4096, "objects of at most this many bytes ride inline in events (128..65536)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (serves TLS on every listener when set)")

@@ -32,6 +32,10 @@ type Config struct {
 	Store kv.Store
 	// Opener opens sealed event payloads (nil: unsealed only).
 	Opener annallog.Opener
+	// SnapshotKey encrypts snapshot streams (AES-256-GCM): snapshots carry
+	// projection state, which names tenant content. Nil streams them in
+	// the clear (tests).
+	SnapshotKey []byte
 	// RTTMillisecond is the Raft tick; elections take 15–30 ticks.
 	RTTMillisecond uint64
 	Logger         *slog.Logger
@@ -60,7 +64,7 @@ var (
 )
 
 func init() {
-	for _, name := range []string{"raft", "rsm", "transport", "dragonboat", "logdb", "raftpb", "grpc", "config", "settings"} {
+	for _, name := range []string{"raft", "rsm", "transport", "dragonboat", "logdb", "raftpb", "grpc", "config", "settings", "tan"} {
 		dblogger.GetLogger(name).SetLevel(dblogger.ERROR)
 	}
 }
@@ -80,6 +84,11 @@ func Open(cfg Config) (*Host, error) {
 		Expert:         config.ExpertConfig{LogDB: config.GetSmallMemLogDBConfig()},
 	}
 	nh, err := dragonboat.NewNodeHost(nhc)
+	if err == nil && nh == nil {
+		// NewNodeHost swallows non-error panics of its setup and returns
+		// (nil, nil); never hand out a nil host.
+		err = errors.New("dragonboat failed to start (a setup step panicked)")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start raft node host: %w", err)
 	}
@@ -103,7 +112,7 @@ func (h *Host) StartShard(shard uint64, kind annallog.Kind) error {
 	if err != nil {
 		return err
 	}
-	machine := &stateMachine{shard: shard, store: h.cfg.Store, applier: applier, onHalt: h.halt}
+	machine := &stateMachine{shard: shard, store: h.cfg.Store, snapshotKey: h.cfg.SnapshotKey, applier: applier, onHalt: h.halt}
 	create := func(uint64, uint64) sm.IOnDiskStateMachine { return machine }
 	members := map[uint64]dragonboat.Target{}
 	for id, addr := range h.cfg.Peers {

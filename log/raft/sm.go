@@ -15,10 +15,12 @@ import (
 
 // stateMachine is one shard replica's on-disk state machine.
 type stateMachine struct {
-	shard   uint64
-	store   kv.Store
-	applier *annallog.Applier
-	onHalt  func(shard uint64, reason error)
+	shard uint64
+	store kv.Store
+	// snapshotKey encrypts snapshot streams; nil leaves them clear.
+	snapshotKey []byte
+	applier     *annallog.Applier
+	onHalt      func(shard uint64, reason error)
 
 	mu     sync.Mutex
 	halted error
@@ -124,6 +126,14 @@ func (s *stateMachine) PrepareSnapshot() (interface{}, error) {
 func (s *stateMachine) SaveSnapshot(ctx interface{}, w io.Writer, done <-chan struct{}) error {
 	snap := ctx.(kv.Snapshot)
 	defer snap.Close()
+	var sealed *sealWriter
+	if s.snapshotKey != nil {
+		var err error
+		if sealed, err = newSealWriter(w, s.snapshotKey); err != nil {
+			return err
+		}
+		w = sealed
+	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	pre := annallog.ShardPrefix(s.shard)
 	applied, _, err := snap.Get(appliedKeyOf(s.shard))
@@ -152,7 +162,13 @@ func (s *stateMachine) SaveSnapshot(ctx interface{}, w io.Writer, done <-chan st
 			return err
 		}
 	}
-	return bw.Flush()
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if sealed != nil {
+		return sealed.Close()
+	}
+	return nil
 }
 
 func appliedKeyOf(shard uint64) []byte { return append(annallog.ShardPrefix(shard), 'a') }
@@ -175,6 +191,13 @@ func writePair(w io.Writer, k, v []byte) error {
 func (s *stateMachine) RecoverFromSnapshot(r io.Reader, done <-chan struct{}) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.snapshotKey != nil {
+		or, err := newOpenReader(r, s.snapshotKey)
+		if err != nil {
+			return fmt.Errorf("shard %d snapshot: %w", s.shard, err)
+		}
+		r = or
+	}
 	pre := annallog.ShardPrefix(s.shard)
 	b := s.store.NewBatch()
 	if err := b.DeleteRange(pre, kv.PrefixEnd(pre)); err != nil {

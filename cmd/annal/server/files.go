@@ -1,14 +1,21 @@
 package server
 
 import (
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/annal-storage/annal/log/kv"
+	"github.com/annal-storage/annal/log/kv/encfs"
 )
 
 // nodeFile is the node's persistent identity and secrets. It lives in
@@ -78,6 +85,59 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// ClusterKeyFile is the default name of the cluster key under the data
+// directory.
+const ClusterKeyFile = "cluster.key"
+
+// LoadClusterKey reads the 32-byte cluster key (raw or hex) from path;
+// with create it makes one (0600) when the file does not exist.
+func LoadClusterKey(path string, create bool) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		key := randomBytes(32)
+		if err := writeFileAtomic(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("create cluster key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cluster key: %w", err)
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(key) != 32 {
+		return nil, fmt.Errorf("cluster key %s must hold 64 hex digits", path)
+	}
+	return key, nil
+}
+
+// atRestKey derives the data-at-rest key from the cluster key.
+func atRestKey(clusterKey []byte) (*encfs.Key, error) {
+	raw, err := hkdf.Key(sha256.New, clusterKey, nil, "annal-at-rest-v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	return encfs.NewKey(raw)
+}
+
+// snapshotKey derives the key that encrypts Raft snapshot streams.
+func snapshotKey(clusterKey []byte) []byte {
+	raw, err := hkdf.Key(sha256.New, clusterKey, nil, "annal-snapshot-v1", 32)
+	if err != nil {
+		panic(fmt.Sprintf("hkdf: %v", err)) // 32 bytes of SHA-256 output cannot fail
+	}
+	return raw
+}
+
+// OpenStateStore opens a node's state store (Pebble on the encrypting
+// file system) for tools such as replay.
+func OpenStateStore(dataDir string, clusterKey []byte, readOnly bool) (*kv.Pebble, error) {
+	key, err := atRestKey(clusterKey)
+	if err != nil {
+		return nil, err
+	}
+	return kv.OpenPebble(filepath.Join(dataDir, "state"), kv.PebbleOptions{FS: encfs.NewPebble(key), ReadOnly: readOnly})
 }
 
 // credentialsINI renders AWS shared-credentials text.

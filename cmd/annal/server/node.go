@@ -41,6 +41,11 @@ type Config struct {
 	// Raft address (default: this node alone).
 	NodeID uint64
 	Peers  map[uint64]string
+	// ClusterKeyFile holds the cluster key (64 hex digits) from which the
+	// data-at-rest key derives; default <data>/cluster.key, created on
+	// first start. Every node of a cluster needs the same key; keep it
+	// outside the data directory in real deployments.
+	ClusterKeyFile string
 	// Devices is the number of directory devices under <data>/devices.
 	Devices         int
 	InlineThreshold int
@@ -127,11 +132,19 @@ func (n *Node) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n.store, err = kv.OpenPebble(filepath.Join(dir, "state"), kv.PebbleOptions{}); err != nil {
+	keyPath := n.cfg.ClusterKeyFile
+	if keyPath == "" {
+		keyPath = filepath.Join(dir, ClusterKeyFile)
+	}
+	clusterKey, err := LoadClusterKey(keyPath, n.cfg.ClusterKeyFile == "")
+	if err != nil {
+		return err
+	}
+	if n.store, err = OpenStateStore(dir, clusterKey, false); err != nil {
 		return err
 	}
 	n.host, err = raft.Open(raft.Config{Dir: dir, ReplicaID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddr,
-		Peers: n.cfg.Peers, Store: n.store, Logger: n.log})
+		Peers: n.cfg.Peers, Store: n.store, Logger: n.log, SnapshotKey: snapshotKey(clusterKey)})
 	if err != nil {
 		return err
 	}
