@@ -50,6 +50,9 @@ func ListObjects(v kv.Reader, in ListInput) (ListOutput, error) {
 			return pager.addPrefix(e.Key), nil
 		}
 		if cp, ok := pager.rollUp(e.Key); ok {
+			if cp <= in.After { // returned on an earlier page
+				return true, nil
+			}
 			return pager.addPrefix(cp), nil
 		}
 		info, err := currentInfo(v, e)
@@ -172,6 +175,9 @@ func ListVersions(v kv.Reader, in VersionsInput) (VersionsOutput, error) {
 			return vp.addPrefix(e.Key), nil
 		}
 		if cp, ok := vp.p.rollUp(e.Key); ok {
+			if cp <= in.KeyMarker { // returned on an earlier page
+				return true, nil
+			}
 			return vp.addPrefix(cp), nil
 		}
 		return vp.key(v, e, "")
