@@ -27,6 +27,15 @@ const (
 	modeSetgid   uint32 = 0o2000
 )
 
+// Inode kinds, re-exported for gateways.
+const (
+	KindFile    = namespace.KindFile
+	KindDir     = namespace.KindDir
+	KindSymlink = namespace.KindSymlink
+	// RootIno is the root directory of every namespace.
+	RootIno = namespace.RootIno
+)
+
 // DirSizeBytes is the size reported for directories.
 const DirSizeBytes = 4096
 

@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/gateways/admin"
+	"github.com/annal-storage/annal/gateways/native"
 )
 
 // BootstrapTenant is the tenant a fresh cluster creates.
@@ -125,19 +128,24 @@ func (n *Node) startListeners() error {
 	if err := n.listen(n.cfg.AdminAddr, adminHandler); err != nil {
 		return err
 	}
-	return n.listen(n.cfg.APIAddr, http.HandlerFunc(apiVersion))
+	api, err := native.NewHandler(native.Config{Service: n.service, Now: time.Now, Capacity: n.capacity,
+		ServerVersion: Version, Logger: n.log})
+	if err != nil {
+		return err
+	}
+	return n.listen(n.cfg.APIAddr, api)
+}
+
+// capacity reports the file system holding the data directory (the
+// devices live there) for statfs on mounts.
+func (n *Node) capacity() (totalBytes, freeBytes uint64) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(n.cfg.DataDir, &st); err != nil {
+		return 0, 0
+	}
+	return st.Blocks * uint64(st.Bsize), st.Bavail * uint64(st.Bsize)
 }
 
 func notImplemented(w http.ResponseWriter, _ *http.Request) {
 	http.Error(w, "S3 gateway not wired", http.StatusNotImplemented)
-}
-
-// apiVersion answers the native API's version handshake.
-func apiVersion(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1/version" {
-		http.NotFound(w, r)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`{"api":"annal.v1"}` + "\n"))
 }
