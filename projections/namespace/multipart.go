@@ -2,6 +2,7 @@ package namespace
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
@@ -53,17 +54,30 @@ func Parts(r kv.Reader, upload string, after int32, limit int) ([]Part, bool, er
 
 // Uploads lists uploads in (key, initiation) order, starting after the
 // given key marker and upload id marker, with an optional key prefix.
+// With only a key marker, every upload of that key is skipped; with an
+// upload id marker too, the uploads of that key initiated after the
+// marker's follow (all of them when the marker upload is gone, so a page
+// boundary never loses one).
 func Uploads(r kv.Reader, prefix, keyMarker, uploadMarker string, limit int) ([]Upload, bool, error) {
 	lower := p.Key([]byte("U/"), []byte(prefix))
 	upper := kv.PrefixEnd(lower)
+	if from := p.Key([]byte("U/"), []byte(keyMarker)); bytes.Compare(from, lower) > 0 {
+		lower = from
+	}
+	markerSeq, haveMarker := uint64(0), false
+	if keyMarker != "" && uploadMarker != "" {
+		if u, err := GetUpload(r, uploadMarker); err == nil && u.Key == keyMarker {
+			markerSeq, haveMarker = u.Seq, true
+		}
+	}
 	it := r.NewIter(lower, upper)
 	defer it.Close()
 	var out []Upload
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()[2:]
 		i := bytes.IndexByte(k, 0)
-		key, id := string(k[:i]), string(k[i+9:])
-		if keyMarker != "" && (key < keyMarker || (key == keyMarker && (uploadMarker == "" || id <= uploadMarker))) {
+		key, seq, id := string(k[:i]), binary.BigEndian.Uint64(k[i+1:i+9]), string(k[i+9:])
+		if keyMarker != "" && (key < keyMarker || (key == keyMarker && (uploadMarker == "" || (haveMarker && seq <= markerSeq)))) {
 			continue
 		}
 		if limit > 0 && len(out) == limit {
