@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -49,5 +50,35 @@ func TestWorkflowRefRoundTrip(t *testing.T) {
 	ctx := WithWorkflowRef(context.Background(), " not-hex, kept as is ")
 	if ref, ok := WorkflowRef(ctx); !ok || ref != " not-hex, kept as is " {
 		t.Fatalf("got %q %v", ref, ok)
+	}
+}
+
+// TestGetObjectBehindDeleteMarker: the current version being a delete
+// marker is ErrNotFound that names the marker, for S3's
+// x-amz-delete-marker header.
+func TestGetObjectBehindDeleteMarker(t *testing.T) {
+	svc, _, p := testService(t, 8)
+	ctx := context.Background()
+	if err := svc.CreateBucket(ctx, p, "dm"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.SetVersioning(ctx, p, "dm", "Enabled"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutObject(ctx, p, PutInput{Bucket: "dm", Key: "k", Body: strings.NewReader("v")}); err != nil {
+		t.Fatal(err)
+	}
+	del, err := svc.DeleteObject(ctx, p, "dm", "k", "")
+	if err != nil || !del.DeleteMarker {
+		t.Fatalf("delete: %v %+v", err, del)
+	}
+	_, err = svc.GetObject(ctx, p, "dm", "k", "")
+	var dm *DeleteMarkerError
+	if !errors.Is(err, ErrNotFound) || !errors.As(err, &dm) || dm.VersionID != del.VersionID {
+		t.Errorf("GetObject behind a marker: %v", err)
+	}
+	_, err = svc.GetObject(ctx, p, "dm", "other", "")
+	if !errors.Is(err, ErrNotFound) || errors.As(err, &dm) {
+		t.Errorf("GetObject of a missing key: %v", err)
 	}
 }

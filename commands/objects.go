@@ -227,10 +227,23 @@ func (s *Service) GetObject(ctx context.Context, p Principal, bucket, key, versi
 	info, err := lookupObject(v, key, versionID)
 	if err != nil {
 		v.Close()
+		if info.DeleteMarker {
+			return nil, &DeleteMarkerError{VersionID: info.VersionID, Err: err}
+		}
 		return nil, err
 	}
 	return &Object{Info: info, s: s, view: v}, nil
 }
+
+// DeleteMarkerError is GetObject's ErrNotFound when the key's current
+// version is a delete marker; S3 reports the marker with the 404.
+type DeleteMarkerError struct {
+	VersionID string
+	Err       error // wraps ErrNotFound
+}
+
+func (e *DeleteMarkerError) Error() string { return e.Err.Error() }
+func (e *DeleteMarkerError) Unwrap() error { return e.Err }
 
 func lookupObject(v kv.Reader, key, versionID string) (ObjectInfo, error) {
 	res, err := namespace.Resolve(v, key)
