@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -50,6 +51,11 @@ func (h *Handler) putObject(c *call) error {
 // openObject resolves the requested version for a read.
 func (h *Handler) openObject(c *call) (*commands.Object, error) {
 	o, err := h.svc.GetObject(c.ctx, c.p, c.bucket(), c.key(), c.req.Query.Get("versionId"))
+	var marker *commands.DeleteMarkerError
+	if errors.As(err, &marker) {
+		c.w.Header().Set("X-Amz-Delete-Marker", "true")
+		setVersionHeader(c.w.Header(), marker.VersionID)
+	}
 	if err != nil {
 		return nil, err
 	}
