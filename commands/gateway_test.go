@@ -82,3 +82,26 @@ func TestGetObjectBehindDeleteMarker(t *testing.T) {
 		t.Errorf("GetObject of a missing key: %v", err)
 	}
 }
+
+// TestUploadPartCopyConsumesSourceOnFailure: a refused UploadPartCopy
+// still releases the source's snapshot.
+func TestUploadPartCopyConsumesSourceOnFailure(t *testing.T) {
+	svc, _, p := testService(t, 12)
+	ctx := context.Background()
+	if err := svc.CreateBucket(ctx, p, "pc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.PutObject(ctx, p, PutInput{Bucket: "pc", Key: "src", Body: strings.NewReader("source bytes")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bucket := range []string{"pc", "missing"} {
+		src, err := svc.GetObject(ctx, p, "pc", "src", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = svc.UploadPartCopy(ctx, p, bucket, "dst", "no-such-upload", 1, src, CopyRange{})
+		if err == nil || src.view != nil {
+			t.Errorf("bucket %q: err %v, source view released %v", bucket, err, src.view == nil)
+		}
+	}
+}

@@ -109,12 +109,15 @@ type CopyRange struct {
 
 // UploadPartCopy stores a part whose bytes come from an existing object:
 // its extents are referenced, no data is copied.
+// It consumes src, on failure too.
 func (s *Service) UploadPartCopy(ctx context.Context, p Principal, bucket, key, uploadID string, number int32, src *Object, rng CopyRange) (PartInfo, error) {
 	shard, err := s.bucketShard(ctx, p, bucket)
 	if err != nil {
+		src.Close()
 		return PartInfo{}, err
 	}
 	if err := s.checkUpload(ctx, shard, key, uploadID); err != nil {
+		src.Close()
 		return PartInfo{}, err
 	}
 	off, n := int64(0), src.Info.Size
