@@ -175,11 +175,18 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req route
 		res.Body.Close()
 		return nil, err
 	}
+	return &call{w: w, r: r, ctx: requestContext(r), req: req, res: res, p: p}, nil
+}
+
+// requestContext carries the advisory workflow reference, exactly as
+// sent (valid or not: judging it is the core's business), into the
+// context the core sees.
+func requestContext(r *http.Request) context.Context {
 	ctx := r.Context()
 	if ref, ok := r.Header[WorkflowRefHeader]; ok && len(ref) > 0 {
 		ctx = commands.WithWorkflowRef(ctx, ref[0])
 	}
-	return &call{w: w, r: r, ctx: ctx, req: req, res: res, p: p}, nil
+	return ctx
 }
 
 // fail writes err as an S3 error response and logs internal errors with
