@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -135,6 +136,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		defer c.res.Body.Close()
 		err = h.dispatch(c)
+		if err != nil && c.res.SignaturePending {
+			err = signatureFirst(c, err)
+		}
 	}
 	if err != nil {
 		h.fail(w, r, req, err, requestID)
@@ -187,6 +191,17 @@ func requestContext(r *http.Request) context.Context {
 		ctx = commands.WithWorkflowRef(ctx, ref[0])
 	}
 	return ctx
+}
+
+// signatureFirst handles a failure of a request whose signature is
+// checked only at the end of its body: the body is drained, and if the
+// signature (or another integrity check) fails, that is the answer, so
+// a caller without the secret learns nothing about the target.
+func signatureFirst(c *call, err error) error {
+	if _, bodyErr := io.Copy(io.Discard, c.res.Body); bodyErr != nil {
+		return bodyErr
+	}
+	return err
 }
 
 // fail writes err as an S3 error response and logs internal errors with

@@ -24,6 +24,9 @@ type expectations struct {
 	trailerAlgs    []ChecksumAlgorithm
 	computeAlgs    []ChecksumAlgorithm // union of all checksum algorithms
 	lengthBytes    int64               // decoded length, -1 when unknown
+	// deferredSignature, when set, checks the request signature against
+	// the body's SHA-256 at EOF (PayloadDeferredSHA256).
+	deferredSignature func(payloadHash string) error
 }
 
 // Body is the request payload to use instead of r.Body. Reading it
@@ -156,7 +159,11 @@ func (b *Body) finish() error {
 		return s3err.Newf(s3err.IncompleteBody,
 			"The body is %d bytes; the request declared %d.", b.n, b.exp.lengthBytes)
 	}
-	if b.sha != nil && !bytes.Equal(b.sha.Sum(nil), b.exp.sha256) {
+	if b.exp.deferredSignature != nil {
+		if err := b.exp.deferredSignature(hex.EncodeToString(b.sha.Sum(nil))); err != nil {
+			return err
+		}
+	} else if b.sha != nil && !bytes.Equal(b.sha.Sum(nil), b.exp.sha256) {
 		return s3err.New(s3err.XAmzContentSHA256Mismatch, "").
 			With("ClientComputedContentSHA256", hex.EncodeToString(b.exp.sha256)).
 			With("S3ComputedContentSHA256", hex.EncodeToString(b.sha.Sum(nil)))

@@ -27,6 +27,13 @@
 // Content-Length must match (IncompleteBody). Content-MD5 and a
 // x-amz-checksum-<alg> header are checked in every mode.
 //
+// A header-authenticated request without x-amz-content-sha256 (curl
+// --aws-sigv4 signs that way) is signed over the SHA-256 of its body: a
+// bodiless one is verified at once with the empty hash; for one with a
+// body the signature itself is checked at EOF (PayloadDeferredSHA256,
+// Result.SignaturePending), so the handler must not act on, or reveal
+// anything about, the target before the body has ended cleanly.
+//
 // Invariants:
 //   - Anonymous requests are refused (AccessDenied); there is no public
 //     access path.

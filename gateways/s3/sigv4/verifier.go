@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -90,6 +91,12 @@ const (
 	PayloadStreamingSignedTrailer
 	// PayloadStreamingUnsignedTrailer: STREAMING-UNSIGNED-PAYLOAD-TRAILER.
 	PayloadStreamingUnsignedTrailer
+	// PayloadDeferredSHA256: header auth without x-amz-content-sha256 on
+	// a request with a body (curl --aws-sigv4 signs this way). The
+	// canonical request ends with the SHA-256 of the body, which is known
+	// only at its end, so the signature itself is checked at EOF
+	// (SignatureDoesNotMatch); Result.SignaturePending says so.
+	PayloadDeferredSHA256
 )
 
 var payloadModeNames = map[PayloadMode]string{
@@ -102,8 +109,11 @@ var payloadModeNames = map[PayloadMode]string{
 // String is the x-amz-content-sha256 spelling, or "SHA256" for a literal
 // hash.
 func (m PayloadMode) String() string {
-	if m == PayloadSHA256 {
+	switch m {
+	case PayloadSHA256:
 		return "SHA256"
+	case PayloadDeferredSHA256:
+		return "SHA256-DEFERRED"
 	}
 	if s, ok := payloadModeNames[m]; ok {
 		return s
@@ -126,6 +136,11 @@ type Result struct {
 	Region       string
 	Presigned    bool
 	Mode         PayloadMode
+	// SignaturePending: the signature is verified only when Body reaches
+	// EOF (PayloadDeferredSHA256). Until then the caller must not reveal
+	// anything about the target: on an early error it should drain Body
+	// and report Body's error, if any, instead.
+	SignaturePending bool
 	// HeaderChecksum is the request's x-amz-checksum-<alg> header, if
 	// any: verified against the body unless Options.ObjectChecksumHeaders.
 	HeaderChecksum *Checksum
@@ -162,8 +177,16 @@ func (v *Verifier) VerifyWith(r *http.Request, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	payloadHash := payloadHashLine(mode, sum)
-	key, principal, err := v.authenticate(r, a, canonicalURI(r.URL.Path), payloadHash)
+	uri := canonicalURI(r.URL.Path)
+	var key []byte
+	var principal any
+	var deferred func(payloadHash string) error
+	if mode == PayloadDeferredSHA256 {
+		key, principal, err = v.prepare(r, a)
+		deferred = func(payloadHash string) error { return v.checkSignature(r, a, uri, key, payloadHash) }
+	} else {
+		key, principal, err = v.authenticate(r, a, uri, payloadHashLine(mode, sum))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,9 +194,13 @@ func (v *Verifier) VerifyWith(r *http.Request, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	body.exp.deferredSignature = deferred
+	if deferred != nil {
+		body.sha = sha256.New()
+	}
 	return &Result{
 		Principal: principal, AccessKeyID: a.credential.accessKeyID, SessionToken: a.sessionToken,
-		Region: a.credential.region, Presigned: a.presigned, Mode: mode,
+		Region: a.credential.region, Presigned: a.presigned, Mode: mode, SignaturePending: deferred != nil,
 		HeaderChecksum: body.declaredHeader, Body: body,
 	}, nil
 }
@@ -191,7 +218,13 @@ func (v *Verifier) payloadMode(r *http.Request, a authorization) (PayloadMode, [
 		}
 	}
 	if value == "" {
-		return 0, nil, s3err.New(s3err.InvalidRequest, "Missing required header for this request: x-amz-content-sha256")
+		// Signers that omit the header (curl) hash the body into the
+		// canonical request all the same: the empty body's hash is known
+		// now, any other only at the end of the body.
+		if r.ContentLength == 0 {
+			return PayloadSHA256, emptySHA256[:], nil
+		}
+		return PayloadDeferredSHA256, nil, nil
 	}
 	mode, sum, err := ParsePayloadMode(value)
 	if err != nil {
@@ -202,6 +235,9 @@ func (v *Verifier) payloadMode(r *http.Request, a authorization) (PayloadMode, [
 	}
 	return mode, sum, nil
 }
+
+// emptySHA256 is the SHA-256 of the empty payload.
+var emptySHA256 = sha256.Sum256(nil)
 
 // UnsignedPayload is the literal x-amz-content-sha256 value for an
 // unsigned body.
@@ -239,6 +275,20 @@ func payloadHashLine(mode PayloadMode, sum []byte) string {
 // and payloadHash are the canonical request's second and last lines. It
 // returns the signing key (for chunk signatures) and the principal.
 func (v *Verifier) authenticate(r *http.Request, a authorization, canonicalURIText, payloadHash string) ([]byte, any, error) {
+	key, principal, err := v.prepare(r, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.checkSignature(r, a, canonicalURIText, key, payloadHash); err != nil {
+		return nil, nil, err
+	}
+	return key, principal, nil
+}
+
+// prepare checks scope, time, signed headers and the access key, and
+// returns the signing key (for the request and chunk signatures) and the
+// principal.
+func (v *Verifier) prepare(r *http.Request, a authorization) ([]byte, any, error) {
 	if err := v.checkScope(a); err != nil {
 		return nil, nil, err
 	}
@@ -256,17 +306,23 @@ func (v *Verifier) authenticate(r *http.Request, a authorization, canonicalURITe
 	if err != nil {
 		return nil, nil, s3err.Wrap(s3err.InternalError, fmt.Errorf("credentials lookup: %w", err), "")
 	}
+	return signingKey(secret, a.credential.date, a.credential.region, a.credential.service), principal, nil
+}
+
+// checkSignature compares the request's signature with the one computed
+// under key. canonicalURIText and payloadHash are the canonical
+// request's second and last lines.
+func (v *Verifier) checkSignature(r *http.Request, a authorization, canonicalURIText string, key []byte, payloadHash string) error {
 	cr := buildCanonicalRequest(r, a, canonicalURIText, payloadHash)
 	sts := stringToSign(a.amzDate, a.credential.scope(), cr)
-	key := signingKey(secret, a.credential.date, a.credential.region, a.credential.service)
 	if !signaturesEqual(signatureHex(key, sts), a.signature) {
-		return nil, nil, s3err.New(s3err.SignatureDoesNotMatch, "").
+		return s3err.New(s3err.SignatureDoesNotMatch, "").
 			With("AWSAccessKeyId", a.credential.accessKeyID).
 			With("StringToSign", sts).
 			With("SignatureProvided", a.signature).
 			With("CanonicalRequest", cr)
 	}
-	return key, principal, nil
+	return nil
 }
 
 // buildCanonicalRequest renders the canonical request of r under a.

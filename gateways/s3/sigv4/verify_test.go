@@ -200,18 +200,45 @@ func TestVerifyRefusesUnsignedAmzHeaders(t *testing.T) {
 	}
 }
 
+// curlSigned signs like curl --aws-sigv4: the body's SHA-256 ends the
+// canonical request but no x-amz-content-sha256 header is sent.
+func curlSigned(method string, signedBody, sentBody []byte) *http.Request {
+	r := serverRequest(method, "/k", "bucket.s3.example.com", http.Header{}, sentBody)
+	r.Header.Set("X-Amz-Date", docTime.Format(iso8601Basic))
+	signForTest(r, docTime, "us-east-1", []string{"host", "x-amz-date"}, sha256Hex(signedBody))
+	r.Header.Del("X-Amz-Content-Sha256")
+	return r
+}
+
+// TestVerifyWithoutContentSHA256Header: without x-amz-content-sha256 a
+// bodiless request is verified at once with the empty payload's hash;
+// one with a body is signed over the body's hash, so its signature is
+// checked when the body ends, and a body other than the signed one is
+// SignatureDoesNotMatch there.
+func TestVerifyWithoutContentSHA256Header(t *testing.T) {
+	if err := verifyErr(t, curlSigned("GET", nil, nil)); err != nil {
+		t.Errorf("bodiless request: %v", err)
+	}
+	wantCode(t, verifyErr(t, curlSigned("GET", []byte("x"), nil)), s3err.SignatureDoesNotMatch)
+	body := []byte("signed over the body's hash")
+	for _, c := range []struct {
+		sent []byte
+		want s3err.Code
+	}{{body, ""}, {[]byte("a different body of some length"), s3err.SignatureDoesNotMatch}} {
+		res, got, err := readAll(t, curlSigned("PUT", body, c.sent))
+		if !res.SignaturePending || res.Mode != PayloadDeferredSHA256 || s3err.CodeOf(err) != c.want || !bytes.Equal(got, c.sent) {
+			t.Errorf("sent %q: pending %v mode %v err %v", c.sent, res.SignaturePending, res.Mode, err)
+		}
+	}
+}
+
 func TestVerifyContentSHA256Header(t *testing.T) {
-	r := signedRequest("GET", "/k", nil, emptySHA256Hex)
-	r.Header.Del("X-Amz-Content-Sha256")
-	signForTest(r, docTime, "us-east-1", []string{"host", "x-amz-date"}, emptySHA256Hex)
-	r.Header.Del("X-Amz-Content-Sha256")
-	wantCode(t, verifyErr(t, r), s3err.InvalidRequest)
 
 	for _, bad := range []string{"UNSIGNED", strings.Repeat("z", 64), strings.Repeat("a", 63)} {
 		r := signedRequest("PUT", "/k", nil, bad)
 		wantCode(t, verifyErr(t, r), s3err.InvalidArgument)
 	}
-	r = signedRequest("PUT", "/k", nil, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")
+	r := signedRequest("PUT", "/k", nil, "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD")
 	wantCode(t, verifyErr(t, r), s3err.NotImplemented)
 }
 
