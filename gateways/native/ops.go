@@ -20,6 +20,15 @@ func (h *handler) bucket(w http.ResponseWriter, req *request) error {
 	return nil
 }
 
+// createBucket creates a bucket (namespace) for the caller's tenant;
+// AlreadyExists when the tenant has it.
+func (h *handler) createBucket(w http.ResponseWriter, req *request) error {
+	if err := h.svc.CreateBucket(req.ctx, req.p, req.bucket); err != nil {
+		return err
+	}
+	return h.bucket(w, req)
+}
+
 // Inodes are not a limited resource; statfs reports these constants.
 const (
 	statfsFiles     = 1 << 40

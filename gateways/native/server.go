@@ -73,6 +73,7 @@ func (h *handler) routes() {
 	h.mux.HandleFunc("GET "+wire.PathVersion, h.version)
 	for pattern, fn := range map[string]func(http.ResponseWriter, *request) error{
 		"GET /v1/buckets/{bucket}":                          h.bucket,
+		"PUT /v1/buckets/{bucket}":                          h.createBucket,
 		"GET /v1/buckets/{bucket}/statfs":                   h.statfs,
 		"POST /v1/buckets/{bucket}/rename":                  h.rename,
 		"GET /v1/buckets/{bucket}/inodes/{ino}":             h.getAttr,

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/annal-storage/annal/gateways/native/wire"
 )
@@ -193,6 +194,15 @@ func jsonCall(method, path string, in any, idempotent bool) (call, error) {
 		contentType: "application/json", idempotent: idempotent}, nil
 }
 
+// checkUTF8 refuses names JSON cannot carry unchanged (it would replace
+// invalid bytes); no S3 key could hold them either.
+func checkUTF8(name string) error {
+	if !utf8.ValidString(name) {
+		return &wire.Error{Code: wire.CodeInvalid, Message: "names are UTF-8"}
+	}
+	return nil
+}
+
 // Version asks the server which protocol it speaks (unauthenticated).
 func (c *Client) Version(ctx context.Context) (wire.Version, error) {
 	var v wire.Version
@@ -218,6 +228,14 @@ func (n *Namespace) Name() string { return n.bucket }
 func (n *Namespace) Open(ctx context.Context) (wire.Bucket, error) {
 	var b wire.Bucket
 	err := n.c.doJSON(ctx, call{method: http.MethodGet, path: wire.BucketPath(n.bucket), idempotent: true}, &b)
+	return b, err
+}
+
+// CreateBucket creates the bucket for the caller's tenant (AlreadyExists
+// when it has it already).
+func (n *Namespace) CreateBucket(ctx context.Context) (wire.Bucket, error) {
+	var b wire.Bucket
+	err := n.c.doJSON(ctx, call{method: http.MethodPut, path: wire.BucketPath(n.bucket)}, &b)
 	return b, err
 }
 
@@ -258,6 +276,9 @@ func (n *Namespace) ReadDir(ctx context.Context, dir uint64, after string, limit
 // Create makes a file, directory, symbolic link or hard link in parent.
 func (n *Namespace) Create(ctx context.Context, parent uint64, in wire.CreateRequest) (wire.Attr, error) {
 	var a wire.Attr
+	if err := checkUTF8(in.Name); err != nil {
+		return a, err
+	}
 	rq, err := jsonCall(http.MethodPost, wire.InodePath(n.bucket, parent, "/children"), in, false)
 	if err != nil {
 		return a, err
@@ -277,6 +298,9 @@ func (n *Namespace) Remove(ctx context.Context, parent uint64, name string, dir 
 
 // Rename moves a name atomically within the namespace.
 func (n *Namespace) Rename(ctx context.Context, in wire.RenameRequest) error {
+	if err := checkUTF8(in.TargetName); err != nil {
+		return err
+	}
 	rq, err := jsonCall(http.MethodPost, wire.BucketPath(n.bucket)+"/rename", in, false)
 	if err != nil {
 		return err
