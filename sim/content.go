@@ -1,0 +1,262 @@
+package sim
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/annal-storage/annal/chunks"
+	"github.com/annal-storage/annal/commands"
+	"github.com/annal-storage/annal/log/event"
+	"github.com/annal-storage/annal/log/kv"
+	"github.com/annal-storage/annal/projections/chunkstate"
+	"github.com/annal-storage/annal/projections/namespace"
+)
+
+// plaintextMarker is embedded in every 32-byte unit of chunked workload
+// content, so every chunk of at least 63 bytes carries it; no sealed
+// byte string should ever contain it.
+var plaintextMarker = []byte("PLAINTEXT!")
+
+const (
+	inlineThresholdBytes = 64
+	unitBytes            = 32
+	libraryBlocks        = 6
+)
+
+// chunkerParams: small content-defined chunks, so short bodies span
+// several chunks and shared blocks deduplicate.
+var chunkerParams = chunks.ChunkerParams{Mode: chunks.ContentDefined, MinSizeBytes: 64, AvgSizeBytes: 128, MaxSizeBytes: 256}
+
+// library holds the blocks large bodies are assembled from: few blocks,
+// many bodies, so chunks deduplicate heavily.
+var library = func() [][]byte {
+	var out [][]byte
+	for b := range libraryBlocks {
+		var blk []byte
+		for u := range 4 + 2*b {
+			unit := append([]byte(nil), plaintextMarker...)
+			unit = fmt.Appendf(unit, "blk%02d-unit%03d", b, u)
+			for len(unit) < unitBytes {
+				unit = append(unit, byte('a'+(b*7+u+len(unit))%26))
+			}
+			blk = append(blk, unit...)
+		}
+		out = append(out, blk)
+	}
+	return out
+}()
+
+// largeBody assembles 1–5 library blocks.
+func (c *client) largeBody() []byte {
+	var b []byte
+	for range 1 + c.rng.IntN(5) {
+		b = append(b, library[c.rng.IntN(len(library))]...)
+	}
+	return b
+}
+
+// smallBody is inline-sized (possibly empty).
+func (c *client) smallBody() []byte {
+	n := c.rng.IntN(inlineThresholdBytes + 1)
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte('A' + (c.id*13+i+int(c.rng.Uint32()%3))%26)
+	}
+	return b
+}
+
+// contentHash names content in histories.
+func contentHash(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:6])
+}
+
+func etagOf(sum []byte) string { return `"` + hex.EncodeToString(sum) + `"` }
+
+// masterKey is the simulated cluster's system master key (epoch 1).
+type masterKey struct{}
+
+var simMasterKey = bytes.Repeat([]byte{0x5e}, 32)
+
+func (masterKey) Current() (uint32, []byte) { return 1, simMasterKey }
+func (masterKey) Key(epoch uint32) ([]byte, error) {
+	if epoch != 1 {
+		return nil, fmt.Errorf("unknown epoch %d", epoch)
+	}
+	return simMasterKey, nil
+}
+
+// writer returns a chunk writer over every device, as the client's
+// gateway sees them: devices of nodes it knows are down are marked
+// failed, so placement avoids them.
+func (c *client) writer() *chunks.Writer {
+	w := c.w
+	devs := make([]chunks.Device, 0, len(w.allDisks()))
+	for _, d := range w.allDisks() {
+		devs = append(devs, d)
+	}
+	store, err := chunks.NewStoreWithOptions(devs, chunks.StoreOptions{Sequential: true})
+	if err != nil {
+		panic(err) // device ids are distinct by construction
+	}
+	for _, d := range w.allDisks() {
+		if !d.node.up {
+			store.SetDeviceFailed(d.id, true)
+		}
+	}
+	wr, err := chunks.NewWriter(chunks.WriterConfig{Store: store, Profile: w.profile(), Keys: masterKey{}})
+	if err != nil {
+		panic(err)
+	}
+	return wr
+}
+
+// chunkRecord finds a chunk's record on the gateway's chunk-shard
+// replica.
+func (c *client) chunkRecord(id event.ChunkID) (chunkstate.Record, bool) {
+	v, err := c.localRead(commands.FirstChunkShard)
+	if err != nil {
+		return chunkstate.Record{}, false
+	}
+	rec, ok, err := chunkstate.Get(v, id)
+	return rec, ok && err == nil
+}
+
+// storeBody does what the Service's writeBody does for a body held in
+// memory: inline when small (unless forced), else chunk, deduplicate
+// against the gateway's chunk-shard replica, seal, erasure-code, write
+// every fragment, record the new chunks on the chunk shard, then build
+// the segments.
+func (c *client) storeBody(body []byte, force bool, k func(commands.Written, error)) {
+	if len(body) <= inlineThresholdBytes && !force {
+		k(commands.InlineContent(body), nil)
+		return
+	}
+	refs, err := c.writeChunks(body)
+	if err != nil {
+		k(commands.Written{}, err)
+		return
+	}
+	finish := func() {
+		w, err := commands.SegmentedContent(c.env, commands.ChunkExtents(refs), int64(len(body)))
+		sum := md5.Sum(body)
+		w.MD5 = sum[:]
+		k(w, err)
+	}
+	c.recordChunks(refs, func(err error) {
+		if err != nil {
+			k(commands.Written{}, err)
+			return
+		}
+		finish()
+	})
+}
+
+// recordChunks proposes the ChunksStored of new chunks and waits for it
+// to commit (I-L5: before anything references them).
+func (c *client) recordChunks(refs []chunks.ChunkRef, k func(error)) {
+	d := commands.DecideRecordChunks(c.env, c.p, refs)
+	if d == nil || c.w.cfg.Bugs&BugReferenceBeforeRecord != 0 {
+		k(nil)
+		return
+	}
+	c.submit(d, func(o outcome) {
+		if o.err != nil {
+			k(fmt.Errorf("record chunks: %w", o.err))
+			return
+		}
+		k(nil)
+	})
+}
+
+// writeChunks chunks body and stores the chunks the chunk shard does not
+// hold yet.
+func (c *client) writeChunks(body []byte) ([]chunks.ChunkRef, error) {
+	wr := c.writer()
+	chunker, err := chunks.NewChunker(bytes.NewReader(body), chunkerParams)
+	if err != nil {
+		return nil, err
+	}
+	var refs []chunks.ChunkRef
+	for {
+		b, err := chunker.Next()
+		if errors.Is(err, io.EOF) {
+			return refs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		id := wr.ID(b)
+		if _, ok := c.chunkRecord(event.ChunkID(id)); ok {
+			refs = append(refs, chunks.ChunkRef{ID: id, PlaintextBytes: len(b), Deduplicated: true})
+			continue
+		}
+		ref, err := wr.WriteChunk(b)
+		if err != nil {
+			c.w.tracef("client c%d chunk write failed: %v", c.id, err)
+			return nil, err
+		}
+		if c.w.cfg.Bugs&BugLeakPlaintext != 0 {
+			_ = c.w.allDisks()[0].PutFragment(chunks.FragmentKey{Chunk: id, Index: 250}, append([]byte(nil), b...))
+		}
+		refs = append(refs, ref)
+	}
+}
+
+// readContent reads a version's bytes as GetObject streams them: inline
+// bytes, or each extent's chunk from the data plane, holes and the tail
+// past the segments as zeros.
+func (c *client) readContent(v kv.Reader, content event.Content) ([]byte, error) {
+	out := make([]byte, 0, content.Size)
+	if len(content.Inline) > 0 || len(content.Segments) == 0 {
+		out = append(out, content.Inline...)
+		return append(out, make([]byte, content.Size-int64(len(out)))...), nil
+	}
+	xs, err := namespace.ContentExtents(v, content, 0, content.Size)
+	if err != nil {
+		return nil, err
+	}
+	wr := c.writer()
+	for _, x := range xs {
+		if x.IsHole() {
+			out = append(out, make([]byte, x.Len)...)
+			continue
+		}
+		plain, err := c.readChunk(wr, x.Chunk)
+		if err != nil {
+			return nil, err
+		}
+		if x.ChunkOff+x.Len > int64(len(plain)) {
+			return nil, fmt.Errorf("chunk %s shorter than its extent", x.Chunk)
+		}
+		out = append(out, plain[x.ChunkOff:x.ChunkOff+x.Len]...)
+	}
+	return append(out, make([]byte, content.Size-int64(len(out)))...), nil
+}
+
+// readChunk reads one chunk via its record on the gateway's chunk-shard
+// replica. The record of a chunk that committed content references may
+// not have reached a lagging gateway yet; the Service's readChunk then
+// fails with ChunkLost (a bug reported by the simulator: it should fall
+// back to a linearizable read of the chunk shard). The simulated client
+// does fall back, to keep exercising what comes after; it counts the
+// misses.
+func (c *client) readChunk(wr *chunks.Writer, id event.ChunkID) ([]byte, error) {
+	rec, ok := c.chunkRecord(id)
+	if !ok {
+		c.w.hist.stats.LaggingChunkRecords++
+		rec, ok = c.w.committedChunkRecord(id)
+		if !ok {
+			return nil, fmt.Errorf("chunk %s has no record: %w", id, chunks.ErrChunkLost)
+		}
+	}
+	ref := chunks.ChunkRef{ID: chunks.ChunkID(id), Epoch: rec.Epoch, PlaintextBytes: int(rec.PlaintextBytes),
+		SealedBytes: int(rec.SealedBytes), Placement: commands.PlacementOf(rec.Placement)}
+	plain, _, err := wr.ReadChunk(ref)
+	return plain, err
+}
