@@ -122,56 +122,55 @@ func (w *streamWriter) run(r io.Reader) error {
 	}
 	window := max(d.Window, 1)
 	for {
-		batch, err := nextChunks(chunker, window)
+		refs, done, err := w.storeWindow(chunker, window)
 		if err != nil {
-			return fmt.Errorf("read body: %w", err)
+			return err
 		}
-		if len(batch) == 0 {
+		if len(refs) > 0 {
+			if err := w.record(refs); err != nil {
+				return err
+			}
+		}
+		if done {
 			return nil
 		}
-		refs, err := w.storeChunks(batch)
-		if err != nil {
-			return err
-		}
-		if err := w.record(refs); err != nil {
-			return err
-		}
 	}
 }
 
-// nextChunks reads up to n chunks, copying them out of the chunker's
-// reused buffer.
-func nextChunks(c *chunks.Chunker, n int) ([][]byte, error) {
-	var out [][]byte
-	for len(out) < n {
-		b, err := c.Next()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, append([]byte(nil), b...))
-	}
-	return out, nil
-}
-
-// storeChunks writes a window of chunks, InFlight at a time.
-func (w *streamWriter) storeChunks(batch [][]byte) ([]chunks.ChunkRef, error) {
+// storeWindow reads up to n chunks and stores them, InFlight at a time.
+// A chunk is copied out of the chunker's buffer only when a slot is
+// free, so a stream holds at most InFlight chunks (plus the chunker's
+// buffer) in memory whatever the window and the body's size. done
+// reports the end of the body.
+func (w *streamWriter) storeWindow(c *chunks.Chunker, n int) (refs []chunks.ChunkRef, done bool, err error) {
 	d := w.s.cfg.Data
-	refs := make([]chunks.ChunkRef, len(batch))
-	errs := make([]error, len(batch))
+	refs = make([]chunks.ChunkRef, n)
+	errs := make([]error, n)
 	sem := make(chan struct{}, max(d.InFlight, 1))
 	var wg sync.WaitGroup
-	for i, b := range batch {
+	count := 0
+	for ; count < n; count++ {
 		sem <- struct{}{}
+		b, nextErr := c.Next()
+		if nextErr != nil {
+			<-sem
+			done = true
+			if !errors.Is(nextErr, io.EOF) {
+				err = fmt.Errorf("read body: %w", nextErr)
+			}
+			break
+		}
+		i, plain := count, append([]byte(nil), b...)
 		wg.Go(func() {
 			defer func() { <-sem }()
-			refs[i], errs[i] = w.storeChunk(b)
+			refs[i], errs[i] = w.storeChunk(plain)
 		})
 	}
 	wg.Wait()
-	return refs, errors.Join(errs...)
+	if err != nil {
+		return nil, true, err
+	}
+	return refs[:count], done, errors.Join(errs[:count]...)
 }
 
 func (w *streamWriter) storeChunk(plaintext []byte) (chunks.ChunkRef, error) {

@@ -6,7 +6,7 @@ package kv
 // durable image of a replica's state store: a crash restores the image
 // taken at the last sync.
 func (m *Mem) Clone() *Mem {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock() // Clone writes the tree's copy-on-write context
+	defer m.mu.Unlock()
 	return &Mem{tree: m.tree.Clone(), closed: m.closed}
 }

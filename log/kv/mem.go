@@ -39,22 +39,22 @@ func (m *Mem) Get(key []byte) ([]byte, bool, error) {
 
 // NewIter implements Reader. The iterator sees the store as of this call.
 func (m *Mem) NewIter(lower, upper []byte) Iterator {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock() // Clone writes the tree's copy-on-write context
+	defer m.mu.Unlock()
 	return newMemIter(m.tree.Clone(), lower, upper)
 }
 
 // NewBatch implements Store.
 func (m *Mem) NewBatch() Batch {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock() // Clone writes the tree's copy-on-write context
+	defer m.mu.Unlock()
 	return &memBatch{store: m, tree: m.tree.Clone()}
 }
 
 // NewSnapshot implements Store.
 func (m *Mem) NewSnapshot() Snapshot {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
+	m.mu.Lock() // Clone writes the tree's copy-on-write context
+	defer m.mu.Unlock()
 	return &memSnapshot{tree: m.tree.Clone()}
 }
 
