@@ -43,6 +43,9 @@ func (r *Rand) Uint64() uint64 {
 type Env struct {
 	Clock Clock
 	Rand  *Rand
+	// Payloads seal event payloads and guards; nil leaves them clear
+	// (tests and the simulator).
+	Payloads event.PayloadCipher
 }
 
 // EventID draws a fresh event id.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/annal-storage/annal/chunks"
+	"github.com/annal-storage/annal/keys"
 	annallog "github.com/annal-storage/annal/log"
 	"github.com/annal-storage/annal/log/hlc"
 	"github.com/annal-storage/annal/log/kv"
@@ -33,7 +34,7 @@ func (m *memLog) ensure(shard uint64, kind annallog.Kind) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.appliers[shard]; !ok {
-		a, err := annallog.NewApplier(shard, kind, nil)
+		a, err := annallog.NewApplier(shard, kind, testPayloads)
 		if err != nil {
 			panic(err)
 		}
@@ -134,6 +135,16 @@ func (d *memDevice) ListFragments(fn func(chunks.FragmentInfo) error) error {
 func (d *memDevice) Stat() (chunks.DeviceStat, error) { return chunks.DeviceStat{}, nil }
 func (d *memDevice) Close() error                     { return nil }
 
+// testPayloads seals every payload in these tests, so the apply path and
+// replay are exercised on sealed events.
+var testPayloads = func() *keys.PayloadKeys {
+	k, err := keys.NewPayloadKeys(make([]byte, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 type fixedKeys struct{}
 
 func (fixedKeys) Current() (uint32, []byte)  { return 1, make([]byte, 32) }
@@ -158,7 +169,7 @@ func testService(t testing.TB, seed byte) (*Service, *memLog, Principal) {
 	ml := newMemLog()
 	ms := int64(1_700_000_000_000)
 	clock := hlc.New(func() int64 { ms++; return ms }, 1)
-	svc := NewService(Config{Log: ml, Env: Env{Clock: clock, Rand: NewRand([32]byte{seed})},
+	svc := NewService(Config{Log: ml, Env: Env{Clock: clock, Rand: NewRand([32]byte{seed}), Payloads: testPayloads},
 		KeyHashSecret: []byte("k"), InlineThresholdBytes: 16,
 		Data: &Data{Writer: w, Profile: chunks.DefaultProfile(), Chunker: chunks.FixedChunkerParams(8), InFlight: 2, Window: 3}})
 	ctx := context.Background()

@@ -12,6 +12,8 @@ import (
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
 	"github.com/annal-storage/annal/projections"
+	"github.com/annal-storage/annal/projections/control"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Domain errors, re-exported for gateways.
@@ -136,9 +138,14 @@ func (s *Service) Env() Env { return s.cfg.Env }
 // payloads. Exported for the simulator, which proposes through its own
 // log.
 func Build(env Env, keyHashSecret []byte, d *Decision) (annallog.Proposal, error) {
-	p := annallog.Proposal{Guards: d.Guards}
+	p := annallog.Proposal{}
+	sealing := SealingFor(d.Shard)
+	if env.Payloads == nil {
+		sealing = event.SealingNone
+	}
+	var first *event.Envelope
 	for _, pe := range d.Events {
-		payload, err := event.EncodeBody(pe.Body)
+		body, err := event.EncodeBody(pe.Body)
 		if err != nil {
 			return p, err
 		}
@@ -147,18 +154,48 @@ func Build(env Env, keyHashSecret []byte, d *Decision) (annallog.Proposal, error
 			id = env.EventID()
 		}
 		e := event.Envelope{Version: event.FormatVersion, Type: pe.Body.EventType(), Shard: d.Shard,
-			HLC: env.Clock.Now(), Tenant: d.Tenant, Actor: d.Actor, ID: id,
-			Header: pe.Header, Payload: payload}
+			HLC: env.Clock.Now(), Tenant: d.Tenant, Actor: d.Actor, ID: id, Header: pe.Header}
 		if pe.Key != "" {
 			e.Header.KeyHash = KeyHash(keyHashSecret, d.Shard, pe.Key)
+		}
+		if err := event.Seal(env.Payloads, &e, sealing, body); err != nil {
+			return p, err
 		}
 		raw, err := e.Encode()
 		if err != nil {
 			return p, err
 		}
 		p.Events = append(p.Events, raw)
+		if first == nil {
+			first = &e
+		}
 	}
-	return p, nil
+	return p, sealGuards(env, &p, d.Guards, first)
+}
+
+func sealGuards(env Env, p *annallog.Proposal, guards []event.Guard, first *event.Envelope) error {
+	if len(guards) == 0 {
+		return nil
+	}
+	if first == nil || first.Sealing == event.SealingNone {
+		p.Guards = guards
+		return nil
+	}
+	raw, err := msgpack.Marshal(guards)
+	if err != nil {
+		return fmt.Errorf("encode guards: %w", err)
+	}
+	p.SealedGuards, err = event.SealGuards(env.Payloads, first, raw)
+	return err
+}
+
+// SealingFor says how a shard's payloads are sealed: namespace shards are
+// tenant content (tenant key); system shards use the system key.
+func SealingFor(shard uint64) event.Sealing {
+	if shard >= control.FirstNamespaceShard {
+		return event.SealingTenant
+	}
+	return event.SealingSystem
 }
 
 // KeyHash is the keyed hash of an object key that event headers carry in

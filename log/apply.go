@@ -10,6 +10,7 @@ import (
 	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/control"
 	"github.com/annal-storage/annal/projections/namespace"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Kind is a shard kind; it selects the projection the shard folds into.
@@ -48,26 +49,22 @@ func ProjectionFor(k Kind) (projections.Projection, error) {
 	return nil, fmt.Errorf("no projection for shard kind %d", k)
 }
 
-// Opener opens sealed payloads. A nil Opener reads only unsealed ones.
-type Opener interface {
-	Open(env *event.Envelope) ([]byte, error)
-}
-
 // Applier applies proposals to one shard.
 type Applier struct {
 	Shard      uint64
 	Kind       Kind
 	Projection projections.Projection
-	Opener     Opener
+	// Keys open sealed payloads and guards; nil reads only clear ones.
+	Keys event.PayloadCipher
 }
 
 // NewApplier returns the applier of a shard.
-func NewApplier(shard uint64, kind Kind, opener Opener) (*Applier, error) {
+func NewApplier(shard uint64, kind Kind, keys event.PayloadCipher) (*Applier, error) {
 	proj, err := ProjectionFor(kind)
 	if err != nil {
 		return nil, err
 	}
-	return &Applier{Shard: shard, Kind: kind, Projection: proj, Opener: opener}, nil
+	return &Applier{Shard: shard, Kind: kind, Projection: proj, Keys: keys}, nil
 }
 
 // ErrHalted is returned (wrapping the cause) when a shard must stop
@@ -75,16 +72,10 @@ func NewApplier(shard uint64, kind Kind, opener Opener) (*Applier, error) {
 var ErrHalted = errors.New("shard halted")
 
 // Body decodes an envelope's body, opening a sealed payload.
-func Body(env *event.Envelope, opener Opener) (event.Body, error) {
-	payload := env.Payload
-	if env.Sealing != event.SealingNone {
-		if opener == nil {
-			return nil, fmt.Errorf("event %s is sealed and no opener is configured", env.ID)
-		}
-		var err error
-		if payload, err = opener.Open(env); err != nil {
-			return nil, fmt.Errorf("open %s payload: %w", env.Type, err)
-		}
+func Body(env *event.Envelope, keys event.PayloadCipher) (event.Body, error) {
+	payload, err := event.Open(keys, env)
+	if err != nil {
+		return nil, err
 	}
 	return event.DecodeBody(env.Type, payload)
 }
@@ -115,8 +106,12 @@ func (a *Applier) Apply(w kv.Writer, data []byte) (Result, error) {
 	if dup, res, err := a.duplicate(w, evs); err != nil || dup {
 		return res, err
 	}
+	guards, err := a.guards(prop, &evs[0].env)
+	if err != nil {
+		return reject(err), nil
+	}
 	over := kv.NewOverlay(w)
-	res2, err := a.tentative(over, prop.Guards, evs)
+	res2, err := a.tentative(over, guards, evs)
 	if err != nil || res2.Status != StatusAccepted {
 		return res2, err
 	}
@@ -124,6 +119,22 @@ func (a *Applier) Apply(w kv.Writer, data []byte) (Result, error) {
 		return Result{}, err
 	}
 	return res2, over.ApplyTo(w)
+}
+
+// guards returns a proposal's guards, opening sealed ones.
+func (a *Applier) guards(p Proposal, first *event.Envelope) ([]event.Guard, error) {
+	if p.SealedGuards == nil {
+		return p.Guards, nil
+	}
+	raw, err := event.OpenGuards(a.Keys, first, p.SealedGuards)
+	if err != nil {
+		return nil, fmt.Errorf("%w: guards: %v", ErrMalformedProposal, err)
+	}
+	var gs []event.Guard
+	if err := msgpack.Unmarshal(raw, &gs); err != nil {
+		return nil, fmt.Errorf("%w: guards: %v", ErrMalformedProposal, err)
+	}
+	return gs, nil
 }
 
 func reject(err error) Result {
@@ -151,7 +162,13 @@ func (a *Applier) decodeAll(prop Proposal) ([]decoded, *Result, error) {
 			r := reject(fmt.Errorf("%w: event for shard %d seq %d proposed to shard %d", ErrMalformedProposal, env.Shard, env.Seq, a.Shard))
 			return nil, &r, nil
 		}
-		body, err := Body(&env, a.Opener)
+		payload, err := event.Open(a.Keys, &env)
+		if err != nil {
+			// Opening depends on this replica's keys: rejecting here while
+			// another replica accepts would diverge. Halt instead.
+			return nil, nil, fmt.Errorf("%w: %w", ErrHalted, err)
+		}
+		body, err := event.DecodeBody(env.Type, payload)
 		if errors.Is(err, event.ErrUnknownType) || errors.Is(err, event.ErrSkippable) {
 			// An unknown type would make this replica diverge: halt.
 			return nil, nil, fmt.Errorf("%w: %w", ErrHalted, err)

@@ -15,7 +15,10 @@ const proposalVersion uint16 = 1
 // Proposal is what a command proposes to one shard: guards the apply path
 // re-checks, then events appended atomically if they all validate.
 type Proposal struct {
-	Guards []event.Guard `msgpack:"g,omitempty"`
+	// Guards are clear guards (unsealed proposals); SealedGuards are the
+	// msgpack-encoded guards sealed under the first event's scope.
+	Guards       []event.Guard `msgpack:"g,omitempty"`
+	SealedGuards []byte        `msgpack:"s,omitempty"`
 	// Events are encoded envelopes with Seq 0.
 	Events [][]byte `msgpack:"e"`
 }

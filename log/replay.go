@@ -22,9 +22,9 @@ type ReplayStats struct {
 // replica would, stopping before the first event for which stop returns
 // true (nil: replay all). Each event is validated again: history that does
 // not validate is reported as an error.
-func Replay(src kv.Reader, shard uint64, kind Kind, opener Opener, dst kv.Writer, stop func(*event.Envelope) bool) (ReplayStats, error) {
+func Replay(src kv.Reader, shard uint64, kind Kind, keys event.PayloadCipher, dst kv.Writer, stop func(*event.Envelope) bool) (ReplayStats, error) {
 	var st ReplayStats
-	a, err := NewApplier(shard, kind, opener)
+	a, err := NewApplier(shard, kind, keys)
 	if err != nil {
 		return st, err
 	}
@@ -41,7 +41,7 @@ func Replay(src kv.Reader, shard uint64, kind Kind, opener Opener, dst kv.Writer
 		if stop != nil && stop(&env) {
 			return false, nil
 		}
-		body, err := Body(&env, opener)
+		body, err := Body(&env, keys)
 		if errors.Is(err, event.ErrSkippable) {
 			st.Skipped++
 			return true, nil

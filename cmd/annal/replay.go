@@ -76,6 +76,10 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 	if err != nil {
 		return err
 	}
+	payloads, err := server.PayloadKeys(key)
+	if err != nil {
+		return err
+	}
 	defer live.Close()
 	shards, err := annallog.Shards(live)
 	if err != nil {
@@ -98,7 +102,7 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 			continue // a shard that never applied an event
 		}
 		b := dst.NewBatch()
-		st, err := annallog.Replay(live, id, kind, nil, b, stop)
+		st, err := annallog.Replay(live, id, kind, payloads, b, stop)
 		if err != nil {
 			b.Close()
 			return fmt.Errorf("shard %d: %w", id, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	annallog "github.com/annal-storage/annal/log"
+	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
 	"github.com/lni/dragonboat/v4"
 	"github.com/lni/dragonboat/v4/config"
@@ -30,8 +31,8 @@ type Config struct {
 	Peers map[uint64]string
 	// Store is the node's state store, shared by all shards.
 	Store kv.Store
-	// Opener opens sealed event payloads (nil: unsealed only).
-	Opener annallog.Opener
+	// Keys open sealed event payloads (nil: unsealed only).
+	Keys event.PayloadCipher
 	// SnapshotKey encrypts snapshot streams (AES-256-GCM): snapshots carry
 	// projection state, which names tenant content. Nil streams them in
 	// the clear (tests).
@@ -108,7 +109,7 @@ func (h *Host) StartShard(shard uint64, kind annallog.Kind) error {
 	if _, ok := h.shards[shard]; ok {
 		return nil
 	}
-	applier, err := annallog.NewApplier(shard, kind, h.cfg.Opener)
+	applier, err := annallog.NewApplier(shard, kind, h.cfg.Keys)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/annal-storage/annal/keys"
 	"github.com/annal-storage/annal/log/kv"
 	"github.com/annal-storage/annal/log/kv/encfs"
 )
@@ -119,6 +120,15 @@ func atRestKey(clusterKey []byte) (*encfs.Key, error) {
 		return nil, err
 	}
 	return encfs.NewKey(raw)
+}
+
+// PayloadKeys derives the event payload keys from the cluster key.
+func PayloadKeys(clusterKey []byte) (*keys.PayloadKeys, error) {
+	root, err := hkdf.Key(sha256.New, clusterKey, nil, "annal-payload-root-v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	return keys.NewPayloadKeys(root)
 }
 
 // snapshotKey derives the key that encrypts Raft snapshot streams.

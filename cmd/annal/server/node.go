@@ -136,15 +136,24 @@ func (n *Node) open(ctx context.Context) error {
 	if keyPath == "" {
 		keyPath = filepath.Join(dir, ClusterKeyFile)
 	}
-	clusterKey, err := LoadClusterKey(keyPath, n.cfg.ClusterKeyFile == "")
+	// Only a cluster's first node may make the key; the others must be
+	// given the same one, or they could not read what it seals.
+	clusterKey, err := LoadClusterKey(keyPath, n.cfg.ClusterKeyFile == "" && n.cfg.NodeID == n.firstNode())
+	if err != nil && n.cfg.NodeID != n.firstNode() {
+		return fmt.Errorf("%w (every node needs the cluster key of node %d: pass --cluster-key-file)", err, n.firstNode())
+	}
 	if err != nil {
 		return err
 	}
 	if n.store, err = OpenStateStore(dir, clusterKey, false); err != nil {
 		return err
 	}
+	payloads, err := PayloadKeys(clusterKey)
+	if err != nil {
+		return err
+	}
 	n.host, err = raft.Open(raft.Config{Dir: dir, ReplicaID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddr,
-		Peers: n.cfg.Peers, Store: n.store, Logger: n.log, SnapshotKey: snapshotKey(clusterKey)})
+		Peers: n.cfg.Peers, Store: n.store, Logger: n.log, SnapshotKey: snapshotKey(clusterKey), Keys: payloads})
 	if err != nil {
 		return err
 	}
@@ -156,7 +165,7 @@ func (n *Node) open(ctx context.Context) error {
 	copy(seed[:], randomBytes(32))
 	clock := hlc.New(func() int64 { return time.Now().UnixMilli() }, uint16(n.cfg.NodeID))
 	n.service = commands.NewService(commands.Config{
-		Log: n.host, Env: commands.Env{Clock: clock, Rand: commands.NewRand(seed)},
+		Log: n.host, Env: commands.Env{Clock: clock, Rand: commands.NewRand(seed), Payloads: payloads},
 		KeyHashSecret: nf.KeyHashSecret, InlineThresholdBytes: n.cfg.InlineThreshold, Data: data,
 		Backoff: backoff, Logger: n.log})
 	if err := n.startListeners(); err != nil {

@@ -25,9 +25,19 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func nodeConfig(t *testing.T, dir string, id uint64, peers map[uint64]string) Config {
-	return Config{DataDir: dir, NodeID: id, Peers: peers, RaftAddr: peers[id],
+func nodeConfig(t *testing.T, dir string, id uint64, peers map[uint64]string, keyFile string) Config {
+	return Config{DataDir: dir, NodeID: id, Peers: peers, RaftAddr: peers[id], ClusterKeyFile: keyFile,
 		S3Addr: freeAddr(t), AdminAddr: freeAddr(t), APIAddr: freeAddr(t)}
+}
+
+// sharedKey writes a cluster key every node of a test cluster uses.
+func sharedKey(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "cluster.key")
+	if _, err := LoadClusterKey(path, true); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func waitReady(t *testing.T, n *Node) {
@@ -76,10 +86,11 @@ func TestThreeNodeReplication(t *testing.T) {
 	base := t.TempDir()
 	peers := map[uint64]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
 	cfgs := map[uint64]Config{}
+	key := sharedKey(t)
 	nodes := map[uint64]*Node{}
 	ctx := context.Background()
 	for id := uint64(1); id <= 3; id++ {
-		cfgs[id] = nodeConfig(t, filepath.Join(base, fmt.Sprint(id)), id, peers)
+		cfgs[id] = nodeConfig(t, filepath.Join(base, fmt.Sprint(id)), id, peers, key)
 		n, err := Start(ctx, cfgs[id])
 		if err != nil {
 			t.Fatal(err)
@@ -133,6 +144,18 @@ func TestThreeNodeReplication(t *testing.T) {
 		t.Fatalf("node 1 reads %d bytes of the big object", len(got))
 	}
 	assertIdentical(t, nodes)
+}
+
+// TestNodeNeedsClusterKey: a node other than the first refuses to start
+// without the cluster's key instead of making its own (it could not read
+// anything the cluster seals).
+func TestNodeNeedsClusterKey(t *testing.T) {
+	peers := map[uint64]string{1: freeAddr(t), 2: freeAddr(t)}
+	cfg := nodeConfig(t, t.TempDir(), 2, peers, "")
+	if n, err := Start(context.Background(), cfg); err == nil {
+		n.Close()
+		t.Fatal("node 2 started without a cluster key")
+	}
 }
 
 // assertIdentical waits until every shard has the same last sequence on
