@@ -32,6 +32,26 @@ type Data struct {
 	InFlight int
 	// Window is how many chunks are recorded per ChunksStored proposal.
 	Window int
+	// CacheBytes bounds the read cache of decrypted chunks (0: the
+	// default, DefaultChunkCacheBytes; negative: no cache).
+	CacheBytes int64
+
+	cacheOnce sync.Once
+	cache     *chunkCache
+}
+
+// chunkCache returns the read cache (nil when disabled).
+func (d *Data) chunkCache() *chunkCache {
+	d.cacheOnce.Do(func() {
+		n := d.CacheBytes
+		if n == 0 {
+			n = DefaultChunkCacheBytes
+		}
+		if n > 0 {
+			d.cache = newChunkCache(n)
+		}
+	})
+	return d.cache
 }
 
 const (
@@ -430,6 +450,10 @@ func (s *Service) readChunk(id event.ChunkID) ([]byte, error) {
 	if s.cfg.Data == nil {
 		return nil, fmt.Errorf("chunk %s: no chunk store configured", id)
 	}
+	cache := s.cfg.Data.chunkCache()
+	if plain, ok := cache.get(id); ok {
+		return plain, nil
+	}
 	v := s.log.LocalRead(ChunkShardOf(id))
 	rec, ok, err := chunkstate.Get(v, id)
 	v.Close()
@@ -442,5 +466,8 @@ func (s *Service) readChunk(id event.ChunkID) ([]byte, error) {
 	ref := chunks.ChunkRef{ID: chunks.ChunkID(id), Epoch: rec.Epoch, PlaintextBytes: int(rec.PlaintextBytes),
 		SealedBytes: int(rec.SealedBytes), Placement: placementOf(rec.Placement)}
 	plain, _, err := s.cfg.Data.Writer.ReadChunk(ref)
+	if err == nil {
+		cache.put(id, plain)
+	}
 	return plain, err
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,6 +51,12 @@ func startNode(t *testing.T) *nativetest.Node {
 func mountNode(t *testing.T, n *nativetest.Node, bucket string, opts fuse.MountOptions) string {
 	t.Helper()
 	dir := t.TempDir()
+	// other users (the permission tests) must reach the mount point
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	opts.AllowOther = true
@@ -192,13 +199,47 @@ func helper(args []string) error {
 // output: "ok" or "errno N".
 func runHelper(t *testing.T, uid uint32, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	bin := os.Args[0]
+	if uid != 0 {
+		bin = helperBinary(t)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+strings.Join(args, " "))
 	if uid != 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 	}
 	out, _ := cmd.Output()
 	return string(out)
+}
+
+var (
+	helperOnce sync.Once
+	helperPath string
+)
+
+// helperBinary is a copy of the test binary that other users can run
+// (go test builds it in a directory only root may enter).
+func helperBinary(t *testing.T) string {
+	helperOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "annal-fusetest-")
+		if err == nil {
+			err = os.Chmod(dir, 0o755)
+		}
+		var b []byte
+		if err == nil {
+			b, err = os.ReadFile(os.Args[0])
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "helper"), b, 0o755)
+		}
+		if err == nil {
+			helperPath = filepath.Join(dir, "helper")
+		}
+	})
+	if helperPath == "" {
+		t.Fatal("cannot copy the test binary for another user")
+	}
+	return helperPath
 }
 
 func errnoOut(e syscall.Errno) string { return fmt.Sprintf("errno %d", int(e)) }
