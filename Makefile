@@ -5,7 +5,7 @@ BIN     := bin/annal
 SEEDS   ?= 1000
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test race lint bench fuzz sim sim-soak rewrite clean
+.PHONY: all build run test race lint bench bench-go bench-s3 fuzz sim sim-soak rewrite clean
 
 all: build
 
@@ -30,9 +30,21 @@ lint:
 	$(GO) run $(STATICCHECK) $(PKGS)
 	$(GO) mod tidy -diff
 
-## bench: Go benchmarks of the log, chunk pipeline and stores.
-bench:
+## bench: Go benchmarks of the log, chunk pipeline and stores, then the
+## S3 load test (bench-s3).
+bench: bench-go bench-s3
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./log/... ./chunks/... ./commands/...
+
+## bench-s3: PUT and GET throughput and latency percentiles for 4 KiB and
+## 1 MiB objects against a zero-config server started in a temporary
+## directory (annal bench s3 --local).
+BENCH_SIZES       ?= 4KiB,1MiB
+BENCH_CONCURRENCY ?= 16
+BENCH_DURATION    ?= 20s
+bench-s3: build
+	./$(BIN) bench s3 --local --size $(BENCH_SIZES) --concurrency $(BENCH_CONCURRENCY) --duration $(BENCH_DURATION)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 20s
