@@ -30,12 +30,86 @@ type ChunksStored struct {
 	Chunks []ChunkStored `msgpack:"c"`
 }
 
+// Lifecycle events (ADR-013). Each names one chunk and carries the time
+// its command chose, so apply never reads a clock. A chunk's record moves
+// Live → Condemned → Collecting → (purged: record removed), and back from
+// Condemned to Live when it is referenced again.
+
+// ChunkCondemned records that a Live chunk had no reference in any
+// namespace shard, no retention hold, and had been neither stored nor
+// revived for the first grace period. It can still be revived.
+type ChunkCondemned struct {
+	Chunk       ChunkID `msgpack:"c"`
+	CondemnedNs int64   `msgpack:"at"`
+}
+
+// ChunkRevived takes a Condemned chunk back to Live: a writer deduplicated
+// against it, or the collector found it referenced (or held) again.
+type ChunkRevived struct {
+	Chunk     ChunkID `msgpack:"c"`
+	RevivedNs int64   `msgpack:"at"`
+}
+
+// ChunkCollected marks a Condemned chunk, still unreferenced after the
+// second grace period, as Collecting: a tombstone under which its
+// fragments are deleted. No writer may store or revive it until it is
+// purged.
+type ChunkCollected struct {
+	Chunk       ChunkID `msgpack:"c"`
+	CollectedNs int64   `msgpack:"at"`
+}
+
+// ChunkPurged removes the record of a Collecting chunk once its fragments
+// are deleted; the chunk id is then unknown, as if never stored.
+type ChunkPurged struct {
+	Chunk    ChunkID `msgpack:"c"`
+	PurgedNs int64   `msgpack:"at"`
+}
+
+// FragmentRepaired records that scrub rebuilt fragments of a chunk:
+// Repaired lists the fragment indexes rewritten, Placement is the whole
+// placement afterwards (a rebuilt fragment may have moved to another
+// device). A repaired chunk is no longer lost.
+type FragmentRepaired struct {
+	Chunk      ChunkID        `msgpack:"c"`
+	Placement  ChunkPlacement `msgpack:"p"`
+	Repaired   []uint8        `msgpack:"r"`
+	RepairedNs int64          `msgpack:"at"`
+}
+
+// ChunkLost records that fewer fragments of a chunk than its profile needs
+// could be read. The record stays (reads fail with ChunkLost, F-D5); a
+// later store of the same content heals it.
+type ChunkLost struct {
+	Chunk  ChunkID `msgpack:"c"`
+	Usable uint8   `msgpack:"u"`
+	LostNs int64   `msgpack:"at"`
+}
+
 const (
-	TypeChunksStored Type = 200
+	TypeChunksStored     Type = 200
+	TypeChunkCondemned   Type = 201
+	TypeChunkRevived     Type = 202
+	TypeChunkCollected   Type = 203
+	TypeChunkPurged      Type = 204
+	TypeFragmentRepaired Type = 205
+	TypeChunkLost        Type = 206
 )
 
-func (ChunksStored) EventType() Type { return TypeChunksStored }
+func (ChunksStored) EventType() Type     { return TypeChunksStored }
+func (ChunkCondemned) EventType() Type   { return TypeChunkCondemned }
+func (ChunkRevived) EventType() Type     { return TypeChunkRevived }
+func (ChunkCollected) EventType() Type   { return TypeChunkCollected }
+func (ChunkPurged) EventType() Type      { return TypeChunkPurged }
+func (FragmentRepaired) EventType() Type { return TypeFragmentRepaired }
+func (ChunkLost) EventType() Type        { return TypeChunkLost }
 
 func init() {
 	register(TypeChunksStored, "ChunksStored", func() Body { return &ChunksStored{} })
+	register(TypeChunkCondemned, "ChunkCondemned", func() Body { return &ChunkCondemned{} })
+	register(TypeChunkRevived, "ChunkRevived", func() Body { return &ChunkRevived{} })
+	register(TypeChunkCollected, "ChunkCollected", func() Body { return &ChunkCollected{} })
+	register(TypeChunkPurged, "ChunkPurged", func() Body { return &ChunkPurged{} })
+	register(TypeFragmentRepaired, "FragmentRepaired", func() Body { return &FragmentRepaired{} })
+	register(TypeChunkLost, "ChunkLost", func() Body { return &ChunkLost{} })
 }

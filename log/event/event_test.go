@@ -64,6 +64,13 @@ var samples = map[Type]Body{
 	TypeXattrRemoved:          &XattrRemoved{Ino: 77, Name: "user.x"},
 	TypeChunksStored: &ChunksStored{Chunks: []ChunkStored{{Chunk: chunkA, Epoch: 1, PlaintextBytes: 1 << 20, SealedBytes: 1<<20 + 35,
 		Placement: ChunkPlacement{ProfileKind: 1, Data: 4, Parity: 2, Devices: []string{"dev0", "dev1", "dev2", "dev3", "dev4", "dev5"}}, StoredNs: 24}}},
+	TypeChunkCondemned: &ChunkCondemned{Chunk: chunkA, CondemnedNs: 25},
+	TypeChunkRevived:   &ChunkRevived{Chunk: chunkA, RevivedNs: 26},
+	TypeChunkCollected: &ChunkCollected{Chunk: chunkA, CollectedNs: 27},
+	TypeChunkPurged:    &ChunkPurged{Chunk: chunkA, PurgedNs: 28},
+	TypeFragmentRepaired: &FragmentRepaired{Chunk: chunkA, Repaired: []uint8{1, 4},
+		Placement: ChunkPlacement{ProfileKind: 1, Data: 4, Parity: 2, Devices: []string{"dev0", "dev6", "dev2", "dev3", "dev7", "dev5"}}, RepairedNs: 29},
+	TypeChunkLost: &ChunkLost{Chunk: chunkA, Usable: 3, LostNs: 30},
 }
 
 func sampleEnvelope(t *testing.T, typ Type) Envelope {
