@@ -56,6 +56,20 @@ fuzz:
 	  done; \
 	done
 
+## sim: one simulator run, reproducible by seed (SEED, STEPS, NODES, FAULTS).
+SEED   ?= 1
+STEPS  ?= 20000
+NODES  ?= 3
+FAULTS ?= all
+sim: build
+	./$(BIN) sim --seed $(SEED) --steps $(STEPS) --nodes $(NODES) --faults $(FAULTS)
+
+## sim-soak: a long sweep of SEEDS seeds (a count, A-B or a list); prints
+## failing seeds with the command that replays each, and simulated steps
+## per second.
+sim-soak: build
+	./$(BIN) sim --seeds $(SEEDS) --steps $(STEPS) --nodes $(NODES) --faults $(FAULTS)
+
 ## rewrite: regenerate golden files (read the diff before committing).
 rewrite:
 	$(GO) test ./log/event -rewrite

@@ -83,7 +83,11 @@ func (h *history) failed(o *op) {
 // objects groups the checkable operations by object, objects in order.
 func (h *history) objects() ([]string, map[string][]*op) {
 	by := map[string][]*op{}
+	h.stats.Ambiguous = 0
 	for _, o := range h.ops {
+		if o.state == opPending {
+			h.stats.Ambiguous++
+		}
 		if o.state != opFailed {
 			by[o.obj] = append(by[o.obj], o)
 		}

@@ -14,6 +14,7 @@ var (
 	flagTrace = flag.Bool("sim.trace", false, "print the trace")
 	flagSweep = flag.Int("sim.sweep", 0, "seeds of TestSweepQuick")
 	flagBug   = flag.String("sim.bug", "", "planted bug of TestBugQuick")
+	flagStats = flag.Int("sim.stats", 0, "seeds of TestStatsQuick")
 )
 
 // runSeed runs one configuration and fails the test with the report.
@@ -94,4 +95,35 @@ func TestBugQuick(t *testing.T) {
 		}
 	}
 	t.Errorf("bug %s not caught", *flagBug)
+}
+
+// TestStatsQuick prints aggregated statistics (-sim.stats=N seeds).
+func TestStatsQuick(t *testing.T) {
+	if *flagStats == 0 {
+		t.Skip("no -sim.stats")
+	}
+	steps := *flagSteps
+	if steps == 0 {
+		steps = 5000
+	}
+	var sum Stats
+	for s := uint64(1); s <= uint64(*flagStats); s++ {
+		res, err := Run(Config{Seed: s, Steps: steps, Nodes: *flagNodes, Faults: AllFaults})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := res.Stats
+		sum.Steps += st.Steps
+		sum.Acked += st.Acked
+		sum.Failed += st.Failed
+		sum.Ambiguous += st.Ambiguous
+		sum.Crashes += st.Crashes
+		sum.Partitions += st.Partitions
+		sum.DiskFaults += st.DiskFaults
+		sum.ReadErrors += st.ReadErrors
+		sum.LaggingChunkRecords += st.LaggingChunkRecords
+		sum.Inconclusive += st.Inconclusive
+		sum.Applies += st.Applies
+	}
+	t.Logf("%+v", sum)
 }
