@@ -67,6 +67,9 @@ func (s *Service) CreateTenant(ctx context.Context, actor string, spec TenantSpe
 		return control.Tenant{}, control.AccessKey{}, fmt.Errorf("create tenant %q: %w", spec.Name, err)
 	}
 	b := d.Events[0].Body.(*event.TenantCreated)
+	if err := s.EnsureTenantKek(ctx, b.TenantID); err != nil {
+		return control.Tenant{}, control.AccessKey{}, err
+	}
 	ak, err := s.IssueAccessKey(ctx, actor, b.TenantID)
 	t := control.Tenant{ID: b.TenantID, Name: b.Name, Org: b.Org, Project: b.Project, Workload: b.Workload,
 		Compliance: b.Compliance, DedupIsolated: b.DedupIsolated, CreatedNs: b.CreatedNs}
@@ -191,6 +194,10 @@ func DecideOpenNamespace(v kv.Reader, env Env, p Principal, shard uint64, name s
 // scoped per tenant. A creation interrupted between its two steps is
 // completed by the next attempt.
 func (s *Service) CreateBucket(ctx context.Context, p Principal, name string) error {
+	// A tenant whose creation stopped before its KEK existed gets it now.
+	if err := s.EnsureTenantKek(ctx, p.Tenant); err != nil {
+		return fmt.Errorf("create bucket %q: %w", name, err)
+	}
 	var shard uint64
 	d, _, err := s.run(ctx, ControlShard, func(v kv.Reader) (*Decision, error) {
 		ns, err := control.NamespaceByName(v, p.Tenant, name)

@@ -6,10 +6,12 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/annal-storage/annal/chunks"
 	"github.com/annal-storage/annal/keys"
 	annallog "github.com/annal-storage/annal/log"
+	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/hlc"
 	"github.com/annal-storage/annal/log/kv"
 )
@@ -21,10 +23,11 @@ type memLog struct {
 	mu       sync.Mutex
 	store    *kv.Mem
 	appliers map[uint64]*annallog.Applier
+	payloads event.PayloadCipher
 }
 
-func newMemLog() *memLog {
-	m := &memLog{store: kv.NewMem(), appliers: map[uint64]*annallog.Applier{}}
+func newMemLog(payloads event.PayloadCipher) *memLog {
+	m := &memLog{store: kv.NewMem(), appliers: map[uint64]*annallog.Applier{}, payloads: payloads}
 	m.ensure(ControlShard, annallog.KindControl)
 	m.ensure(FirstChunkShard, annallog.KindChunk)
 	return m
@@ -34,7 +37,7 @@ func (m *memLog) ensure(shard uint64, kind annallog.Kind) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.appliers[shard]; !ok {
-		a, err := annallog.NewApplier(shard, kind, testPayloads)
+		a, err := annallog.NewApplier(shard, kind, m.payloads)
 		if err != nil {
 			panic(err)
 		}
@@ -135,15 +138,7 @@ func (d *memDevice) ListFragments(fn func(chunks.FragmentInfo) error) error {
 func (d *memDevice) Stat() (chunks.DeviceStat, error) { return chunks.DeviceStat{}, nil }
 func (d *memDevice) Close() error                     { return nil }
 
-// testPayloads seals every payload in these tests, so the apply path and
-// replay are exercised on sealed events.
-var testPayloads = func() *keys.PayloadKeys {
-	k, err := keys.NewPayloadKeys(make([]byte, 32))
-	if err != nil {
-		panic(err)
-	}
-	return k
-}()
+var testWrapKey = []byte("0123456789abcdef0123456789abcdef")
 
 type fixedKeys struct{}
 
@@ -166,11 +161,21 @@ func testService(t testing.TB, seed byte) (*Service, *memLog, Principal) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ml := newMemLog()
+	// Every payload in these tests is sealed, tenant payloads under keys
+	// unwrapped through the internal KEK provider, so the apply path and
+	// replay run on sealed events.
+	internal := NewInternalKeys(testWrapKey)
+	tenantKeys := keys.NewTenantKeys(internal, func() time.Time { return time.Unix(0, 0) }, func() float64 { return 0 })
+	payloads, err := keys.NewPayloadKeys(testWrapKey, tenantKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ml := newMemLog(payloads)
+	internal.SetReader(ml.LocalRead)
 	ms := int64(1_700_000_000_000)
 	clock := hlc.New(func() int64 { ms++; return ms }, 1)
-	svc := NewService(Config{Log: ml, Env: Env{Clock: clock, Rand: NewRand([32]byte{seed}), Payloads: testPayloads},
-		KeyHashSecret: []byte("k"), InlineThresholdBytes: 16,
+	svc := NewService(Config{Log: ml, Env: Env{Clock: clock, Rand: NewRand([32]byte{seed}), Payloads: payloads},
+		KeyHashSecret: []byte("k"), KeyWrapKey: testWrapKey, InlineThresholdBytes: 16,
 		Data: &Data{Writer: w, Profile: chunks.DefaultProfile(), Chunker: chunks.FixedChunkerParams(8), InFlight: 2, Window: 3}})
 	ctx := context.Background()
 	tn, _, err := svc.CreateTenant(ctx, "test", TenantSpec{Name: "t"})

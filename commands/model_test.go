@@ -331,7 +331,7 @@ func checkReplay(rt *rapid.T, ml *memLog) {
 		}
 		fresh := kv.NewMem()
 		b := fresh.NewBatch()
-		if _, err := annallog.Replay(ml.store, id, kind, testPayloads, b, nil); err != nil {
+		if _, err := annallog.Replay(ml.store, id, kind, ml.payloads, b, nil); err != nil {
 			rt.Fatalf("replay shard %d: %v", id, err)
 		}
 		if err := b.Commit(false); err != nil {

@@ -93,6 +93,9 @@ type Config struct {
 	Env Env
 	// KeyHashSecret keys the hash of object keys in event headers.
 	KeyHashSecret []byte
+	// KeyWrapKey seals key material (master keys, tenant KEKs) in the key
+	// shards.
+	KeyWrapKey []byte
 	// InlineThresholdBytes: data of at most this many bytes rides in the
 	// event (default 4096).
 	InlineThresholdBytes int

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -17,9 +18,9 @@ import (
 // are unique 128-bit values, so every key seals exactly one payload and a
 // fixed nonce is safe; there is no nonce budget to track.
 //
-// Tenant payload keys derive from the payload root today; when tenant KEKs
-// arrive they derive from the tenant's KEK instead, so destroying the KEK
-// makes every payload of that tenant unreadable (crypto-shred).
+// Tenant payload keys are random keys wrapped by the tenant's KEK
+// (TenantKeys unwraps and caches them), so destroying the KEK makes every
+// payload of that tenant unreadable (crypto-shred).
 
 // PayloadInfo is the HKDF label of per-event payload keys.
 const PayloadInfo = "annal-event-payload-v1"
@@ -31,42 +32,46 @@ var ErrPayloadOpen = errors.New("sealed payload failed authentication")
 // PayloadKeys seals and opens event payloads.
 type PayloadKeys struct {
 	root []byte
+	// tenants, when set, supplies tenant payload keys (unwrapped by the
+	// tenant's KEK); otherwise they derive from root (tests).
+	tenants *TenantKeys
 }
 
-// NewPayloadKeys returns payload keys derived from a 32-byte root.
-func NewPayloadKeys(root []byte) (*PayloadKeys, error) {
+// NewPayloadKeys returns payload keys whose system scope derives from a
+// 32-byte root and whose tenant scopes come from tenants (nil: derived
+// from the root too).
+func NewPayloadKeys(root []byte, tenants *TenantKeys) (*PayloadKeys, error) {
 	if len(root) < MinMasterKeySizeBytes {
 		return nil, fmt.Errorf("payload root of %d bytes is too short", len(root))
 	}
-	return &PayloadKeys{root: append([]byte(nil), root...)}, nil
+	return &PayloadKeys{root: append([]byte(nil), root...), tenants: tenants}, nil
 }
 
-func (p *PayloadKeys) scopeKey(system bool, tenant uint64) []byte {
+func (p *PayloadKeys) scopeKey(system bool, tenant uint64) ([]byte, error) {
+	if !system && p.tenants != nil {
+		return p.tenants.PayloadKey(context.Background(), tenant)
+	}
 	info := binary.BigEndian.AppendUint64([]byte("annal-tenant-payload-v1/"), tenant)
 	if system {
 		info = []byte("annal-system-payload-v1")
 	}
-	k, err := hkdf.Key(sha256.New, p.root, nil, string(info), 32)
-	if err != nil {
-		panic(fmt.Sprintf("hkdf: %v", err)) // cannot fail for 32 bytes of SHA-256
-	}
-	return k
+	return hkdf.Key(sha256.New, p.root, nil, string(info), 32)
 }
 
-func (p *PayloadKeys) aead(system bool, tenant uint64, eventID [16]byte) cipher.AEAD {
-	k, err := hkdf.Key(sha256.New, p.scopeKey(system, tenant), eventID[:], PayloadInfo, 32)
+func (p *PayloadKeys) aead(system bool, tenant uint64, eventID [16]byte) (cipher.AEAD, error) {
+	scope, err := p.scopeKey(system, tenant)
 	if err != nil {
-		panic(fmt.Sprintf("hkdf: %v", err))
+		return nil, err
+	}
+	k, err := hkdf.Key(sha256.New, scope, eventID[:], PayloadInfo, 32)
+	if err != nil {
+		return nil, err
 	}
 	b, err := aes.NewCipher(k)
 	if err != nil {
-		panic(fmt.Sprintf("aes: %v", err))
+		return nil, err
 	}
-	g, err := cipher.NewGCM(b)
-	if err != nil {
-		panic(fmt.Sprintf("gcm: %v", err))
-	}
-	return g
+	return cipher.NewGCM(b)
 }
 
 var zeroNonce = make([]byte, 12)
@@ -74,12 +79,20 @@ var zeroNonce = make([]byte, 12)
 // SealPayload seals plaintext for one event; aad binds it to the event's
 // identity (see event.PayloadAAD).
 func (p *PayloadKeys) SealPayload(system bool, tenant uint64, eventID [16]byte, aad, plaintext []byte) ([]byte, error) {
-	return p.aead(system, tenant, eventID).Seal(nil, zeroNonce, plaintext, aad), nil
+	g, err := p.aead(system, tenant, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return g.Seal(nil, zeroNonce, plaintext, aad), nil
 }
 
 // OpenPayload opens what SealPayload sealed.
 func (p *PayloadKeys) OpenPayload(system bool, tenant uint64, eventID [16]byte, aad, sealed []byte) ([]byte, error) {
-	out, err := p.aead(system, tenant, eventID).Open(nil, zeroNonce, sealed, aad)
+	g, err := p.aead(system, tenant, eventID)
+	if err != nil {
+		return nil, err
+	}
+	out, err := g.Open(nil, zeroNonce, sealed, aad)
 	if err != nil {
 		return nil, ErrPayloadOpen
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/annal-storage/annal/projections"
 	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/control"
+	"github.com/annal-storage/annal/projections/keyring"
 	"github.com/annal-storage/annal/projections/namespace"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -21,6 +22,10 @@ const (
 	KindControl   Kind = 1
 	KindNamespace Kind = 2
 	KindChunk     Kind = 3
+	// KindKeys is the keys shard (system master-key epochs).
+	KindKeys Kind = 4
+	// KindKeks is the KEK shard (tenant KEKs of the internal provider).
+	KindKeks Kind = 5
 )
 
 // String names a kind.
@@ -32,6 +37,10 @@ func (k Kind) String() string {
 		return "namespace"
 	case KindChunk:
 		return "chunk"
+	case KindKeys:
+		return "keys"
+	case KindKeks:
+		return "keks"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -45,6 +54,8 @@ func ProjectionFor(k Kind) (projections.Projection, error) {
 		return namespace.Projection{}, nil
 	case KindChunk:
 		return chunkstate.Projection{}, nil
+	case KindKeys, KindKeks:
+		return keyring.Projection{}, nil
 	}
 	return nil, fmt.Errorf("no projection for shard kind %d", k)
 }

@@ -14,7 +14,7 @@ func payloadKeys(t *testing.T, b byte) *keys.PayloadKeys {
 	t.Helper()
 	root := make([]byte, 32)
 	root[0] = b
-	k, err := keys.NewPayloadKeys(root)
+	k, err := keys.NewPayloadKeys(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,10 +76,11 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 	if err != nil {
 		return err
 	}
-	payloads, err := server.PayloadKeys(key)
+	ck, err := server.DeriveKeys(key, time.Now, func() float64 { return 0 })
 	if err != nil {
 		return err
 	}
+	ck.Internal.SetReader(func(shard uint64) annallog.View { return localView(live, shard) })
 	defer live.Close()
 	shards, err := annallog.Shards(live)
 	if err != nil {
@@ -102,7 +103,7 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 			continue // a shard that never applied an event
 		}
 		b := dst.NewBatch()
-		st, err := annallog.Replay(live, id, kind, payloads, b, stop)
+		st, err := annallog.Replay(live, id, kind, ck.Payloads, b, stop)
 		if err != nil {
 			b.Close()
 			return fmt.Errorf("shard %d: %w", id, err)
@@ -130,3 +131,16 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 	fmt.Fprintln(w, "identical")
 	return nil
 }
+
+// localView is a snapshot view of one shard's projection in a store.
+func localView(s kv.Store, shard uint64) annallog.View {
+	snap := s.NewSnapshot()
+	return snapView{Reader: annallog.ProjectionReader(snap, shard), snap: snap}
+}
+
+type snapView struct {
+	kv.Reader
+	snap kv.Snapshot
+}
+
+func (v snapView) Close() error { return v.snap.Close() }

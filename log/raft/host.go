@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/annal-storage/annal/keys"
 	annallog "github.com/annal-storage/annal/log"
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
@@ -131,12 +132,29 @@ func (h *Host) StartShard(shard uint64, kind annallog.Kind) error {
 	return nil
 }
 
-// halt stops a replica that met an event it cannot read, and alarms.
+// halt stops a replica that met an event it cannot apply. A key that is
+// only not there yet (the KEK shard's replica lags behind this one)
+// restarts the replica after a pause: dragonboat replays from the stored
+// applied index, so nothing is skipped. Anything else stays stopped and
+// alarms until an operator restarts a fixed binary.
 func (h *Host) halt(shard uint64, reason error) {
-	h.log.Error("shard halted: it met an event this binary cannot read; upgrade and restart", "shard", shard, "err", reason)
 	if err := h.nh.StopShard(shard); err != nil {
 		h.log.Error("stop halted shard", "shard", shard, "err", err)
 	}
+	if !errors.Is(reason, keys.ErrKekUnavailable) {
+		h.log.Error("shard halted: it met an event this binary cannot apply; upgrade or fix keys and restart", "shard", shard, "err", reason)
+		return
+	}
+	h.log.Warn("shard paused until a tenant key reaches this replica", "shard", shard, "err", reason)
+	h.mu.Lock()
+	kind := h.shards[shard].applier.Kind
+	delete(h.shards, shard)
+	h.mu.Unlock()
+	time.AfterFunc(time.Second, func() {
+		if err := h.StartShard(shard, kind); err != nil {
+			h.log.Error("restart paused shard", "shard", shard, "err", err)
+		}
+	})
 }
 
 // Halted reports why a shard halted (nil when it runs).

@@ -6,47 +6,19 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/keys"
 	"github.com/annal-storage/annal/log/kv"
 	"github.com/annal-storage/annal/log/kv/encfs"
 )
-
-// nodeFile is the node's persistent identity and secrets. It lives in
-// <data>/node.json with mode 0600.
-type nodeFile struct {
-	FormatVersion int `json:"format_version"`
-	// KeyHashSecret keys the object-key hashes in event headers.
-	KeyHashSecret []byte `json:"key_hash_secret"`
-	// MasterKey is the epoch-1 system master key until the keys shard
-	// holds the epochs (sealed with the node key).
-	MasterKey []byte `json:"master_key"`
-}
-
-func loadOrCreateNodeFile(dir string) (nodeFile, error) {
-	path := filepath.Join(dir, "node.json")
-	b, err := os.ReadFile(path)
-	if err == nil {
-		var nf nodeFile
-		if err := json.Unmarshal(b, &nf); err != nil {
-			return nf, fmt.Errorf("read %s: %w", path, err)
-		}
-		return nf, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nodeFile{}, err
-	}
-	nf := nodeFile{FormatVersion: 1, KeyHashSecret: randomBytes(32), MasterKey: randomBytes(32)}
-	b, _ = json.MarshalIndent(nf, "", "  ")
-	return nf, writeFileAtomic(path, b, 0o600)
-}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
@@ -122,22 +94,41 @@ func atRestKey(clusterKey []byte) (*encfs.Key, error) {
 	return encfs.NewKey(raw)
 }
 
-// PayloadKeys derives the event payload keys from the cluster key.
-func PayloadKeys(clusterKey []byte) (*keys.PayloadKeys, error) {
-	root, err := hkdf.Key(sha256.New, clusterKey, nil, "annal-payload-root-v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	return keys.NewPayloadKeys(root)
-}
-
-// snapshotKey derives the key that encrypts Raft snapshot streams.
-func snapshotKey(clusterKey []byte) []byte {
-	raw, err := hkdf.Key(sha256.New, clusterKey, nil, "annal-snapshot-v1", 32)
+// derived is a key derived from the cluster key for one purpose.
+func derived(clusterKey []byte, label string) []byte {
+	raw, err := hkdf.Key(sha256.New, clusterKey, nil, label, 32)
 	if err != nil {
 		panic(fmt.Sprintf("hkdf: %v", err)) // 32 bytes of SHA-256 output cannot fail
 	}
 	return raw
+}
+
+// ClusterKeys are the keys a node derives from the cluster key.
+type ClusterKeys struct {
+	// Internal reads the key shards (master keys, tenant KEKs).
+	Internal *commands.InternalKeys
+	// Payloads seal and open event payloads.
+	Payloads *keys.PayloadKeys
+	// Tenants caches unwrapped tenant payload keys.
+	Tenants *keys.TenantKeys
+	// KeyWrap seals key material in the key shards; KeyHash keys object
+	// key hashes in event headers; Snapshot encrypts snapshot streams.
+	KeyWrap, KeyHash, Snapshot []byte
+}
+
+// DeriveKeys derives a node's keys. now and jitter drive the tenant key
+// cache's TTL.
+func DeriveKeys(clusterKey []byte, now func() time.Time, jitter func() float64) (*ClusterKeys, error) {
+	ck := &ClusterKeys{
+		KeyWrap:  derived(clusterKey, "annal-key-wrap-v1"),
+		KeyHash:  derived(clusterKey, "annal-key-hash-v1"),
+		Snapshot: derived(clusterKey, "annal-snapshot-v1"),
+	}
+	ck.Internal = commands.NewInternalKeys(ck.KeyWrap)
+	ck.Tenants = keys.NewTenantKeys(ck.Internal, now, jitter)
+	var err error
+	ck.Payloads, err = keys.NewPayloadKeys(derived(clusterKey, "annal-payload-root-v1"), ck.Tenants)
+	return ck, err
 }
 
 // OpenStateStore opens a node's state store (Pebble on the encrypting

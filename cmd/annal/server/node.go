@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -101,6 +102,7 @@ type Node struct {
 	host     *raft.Host
 	service  *commands.Service
 	devices  []chunks.Device
+	keys     *ClusterKeys
 	registry *prometheus.Registry
 	token    atomic.Value // string
 
@@ -128,10 +130,6 @@ func (n *Node) open(ctx context.Context) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	nf, err := loadOrCreateNodeFile(dir)
-	if err != nil {
-		return err
-	}
 	keyPath := n.cfg.ClusterKeyFile
 	if keyPath == "" {
 		keyPath = filepath.Join(dir, ClusterKeyFile)
@@ -148,16 +146,18 @@ func (n *Node) open(ctx context.Context) error {
 	if n.store, err = OpenStateStore(dir, clusterKey, false); err != nil {
 		return err
 	}
-	payloads, err := PayloadKeys(clusterKey)
+	ck, err := DeriveKeys(clusterKey, time.Now, func() float64 { return 2*mathrand.Float64() - 1 })
 	if err != nil {
 		return err
 	}
+	n.keys = ck
 	n.host, err = raft.Open(raft.Config{Dir: dir, ReplicaID: n.cfg.NodeID, RaftAddress: n.cfg.RaftAddr,
-		Peers: n.cfg.Peers, Store: n.store, Logger: n.log, SnapshotKey: snapshotKey(clusterKey), Keys: payloads})
+		Peers: n.cfg.Peers, Store: n.store, Logger: n.log, SnapshotKey: ck.Snapshot, Keys: ck.Payloads})
 	if err != nil {
 		return err
 	}
-	data, err := n.openData(nf)
+	ck.Internal.SetReader(n.host.LocalRead)
+	data, err := n.openData(ck.Internal)
 	if err != nil {
 		return err
 	}
@@ -165,8 +165,8 @@ func (n *Node) open(ctx context.Context) error {
 	copy(seed[:], randomBytes(32))
 	clock := hlc.New(func() int64 { return time.Now().UnixMilli() }, uint16(n.cfg.NodeID))
 	n.service = commands.NewService(commands.Config{
-		Log: n.host, Env: commands.Env{Clock: clock, Rand: commands.NewRand(seed), Payloads: payloads},
-		KeyHashSecret: nf.KeyHashSecret, InlineThresholdBytes: n.cfg.InlineThreshold, Data: data,
+		Log: n.host, Env: commands.Env{Clock: clock, Rand: commands.NewRand(seed), Payloads: ck.Payloads},
+		KeyHashSecret: ck.KeyHash, KeyWrapKey: ck.KeyWrap, InlineThresholdBytes: n.cfg.InlineThreshold, Data: data,
 		Backoff: backoff, Logger: n.log})
 	if err := n.startListeners(); err != nil {
 		return err
@@ -189,7 +189,7 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-func (n *Node) openData(nf nodeFile) (*commands.Data, error) {
+func (n *Node) openData(masters chunks.MasterKeys) (*commands.Data, error) {
 	for i := range n.cfg.Devices {
 		id := fmt.Sprintf("dev%d", i)
 		d, err := chunks.OpenDirDevice(id, filepath.Join(n.cfg.DataDir, "devices", id), func() int64 { return time.Now().UnixNano() })
@@ -206,23 +206,11 @@ func (n *Node) openData(nf nodeFile) (*commands.Data, error) {
 	if n.cfg.Devices < profile.Fragments() {
 		profile = chunks.Replicate(min(n.cfg.Devices, 3))
 	}
-	w, err := chunks.NewWriter(chunks.WriterConfig{Store: store, Profile: profile, Keys: staticKeys{key: nf.MasterKey}})
+	w, err := chunks.NewWriter(chunks.WriterConfig{Store: store, Profile: profile, Keys: masters})
 	if err != nil {
 		return nil, err
 	}
 	return &commands.Data{Writer: w, Profile: profile, Chunker: chunks.DefaultChunkerParams(), InFlight: 4, Window: 16}, nil
-}
-
-// staticKeys serves the node's single master-key epoch until the keys
-// shard holds epochs.
-type staticKeys struct{ key []byte }
-
-func (k staticKeys) Current() (uint32, []byte) { return 1, k.key }
-func (k staticKeys) Key(epoch uint32) ([]byte, error) {
-	if epoch != 1 {
-		return nil, fmt.Errorf("unknown master key epoch %d", epoch)
-	}
-	return k.key, nil
 }
 
 // boot starts the system shards and every namespace shard, bootstraps the
@@ -251,7 +239,8 @@ func (n *Node) bootOnce(ctx context.Context) error {
 	for _, s := range []struct {
 		id   uint64
 		kind annallog.Kind
-	}{{commands.ControlShard, annallog.KindControl}, {commands.FirstChunkShard, annallog.KindChunk}} {
+	}{{commands.ControlShard, annallog.KindControl}, {commands.FirstChunkShard, annallog.KindChunk},
+		{commands.KeysShard, annallog.KindKeys}, {commands.KekShard, annallog.KindKeks}} {
 		if err := n.host.Ensure(ctx, s.id, s.kind); err != nil {
 			return err
 		}
@@ -260,6 +249,9 @@ func (n *Node) bootOnce(ctx context.Context) error {
 		return err
 	}
 	if n.cfg.NodeID == n.firstNode() {
+		if err := n.service.EnsureSystemEpoch(ctx); err != nil {
+			return err
+		}
 		return n.bootstrap(ctx)
 	}
 	return n.loadToken()
