@@ -42,6 +42,9 @@ var (
 	ErrNotSymlink         = errors.New("not a symlink")
 	ErrNoData             = errors.New("no such attribute")
 	ErrLoop               = errors.New("would move a directory into itself")
+	// ErrChunkCollecting: the chunk's fragments are being deleted by GC; a
+	// writer waits until its record is purged and stores it afresh.
+	ErrChunkCollecting = errors.New("chunk is being collected")
 )
 
 // Errorf wraps a domain error with context.
@@ -114,7 +117,7 @@ var codes = []struct {
 	{"NoSuchUpload", ErrNoSuchUpload}, {"NoSuchVersion", ErrNoSuchVersion},
 	{"InvalidPart", ErrInvalidPart}, {"InvalidPartOrder", ErrInvalidPartOrder},
 	{"EntityTooSmall", ErrEntityTooSmall}, {"NotSymlink", ErrNotSymlink},
-	{"NoData", ErrNoData}, {"Loop", ErrLoop},
+	{"NoData", ErrNoData}, {"Loop", ErrLoop}, {"ChunkCollecting", ErrChunkCollecting},
 }
 
 // ErrorCode names the domain error err wraps ("" when it wraps none).
