@@ -62,14 +62,16 @@ func benchS3Cmd() *cobra.Command {
 			if cfg.sizes, err = parseSizes(sizes); err != nil {
 				return err
 			}
-			if cfg.local {
-				stop, err := startLocalServer(cmd.Context(), &cfg, cmd.ErrOrStderr())
-				if err != nil {
-					return err
-				}
-				defer stop()
+			if !cfg.local {
+				return runBench(cmd.Context(), cfg, cmd.OutOrStdout())
 			}
-			return runBench(cmd.Context(), cfg, cmd.OutOrStdout())
+			stop, err := startLocalServer(cmd.Context(), &cfg, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			err = runBench(cmd.Context(), cfg, cmd.OutOrStdout())
+			stop(err != nil)
+			return err
 		},
 	}
 	f := c.Flags()
@@ -300,7 +302,7 @@ func round(d time.Duration) time.Duration {
 // configuration in a temporary directory on free loopback ports, waits
 // until S3 answers, and points cfg at it. stop kills it and removes the
 // directory.
-func startLocalServer(ctx context.Context, cfg *benchConfig, logOut io.Writer) (stop func(), err error) {
+func startLocalServer(ctx context.Context, cfg *benchConfig, logOut io.Writer) (stop func(showLog bool), err error) {
 	dir, err := os.MkdirTemp("", "annal-bench-")
 	if err != nil {
 		return nil, err
@@ -326,16 +328,21 @@ func startLocalServer(ctx context.Context, cfg *benchConfig, logOut io.Writer) (
 	if err := srv.Start(); err != nil {
 		return nil, err
 	}
-	stop = func() {
+	stop = func(showLog bool) {
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		_ = srv.Wait()
 		logFile.Close()
+		if showLog {
+			if b, err := os.ReadFile(logFile.Name()); err == nil {
+				fmt.Fprintf(logOut, "server log:\n%s\n", b[max(0, len(b)-4096):])
+			}
+		}
 		os.RemoveAll(dir)
 	}
 	cfg.endpoint, cfg.credentials, cfg.profile = "http://"+addrs[0], filepath.Join(data, "bootstrap-credentials"), "default"
 	fmt.Fprintf(logOut, "started a zero-config server in %s (S3 %s)\n", dir, cfg.endpoint)
 	if err := waitS3(ctx, *cfg); err != nil {
-		stop()
+		stop(true)
 		return nil, err
 	}
 	return stop, nil
