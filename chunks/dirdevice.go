@@ -119,6 +119,21 @@ func (d *DirDevice) acquire() (*os.Root, error) {
 	return d.root, nil
 }
 
+// Dir returns the directory the device was opened at.
+func (d *DirDevice) Dir() string { return d.dir }
+
+// Gone reports whether the device's directory is no longer the one that
+// was opened (removed, or replaced by another directory): such a device
+// fails every operation, and only reopening the path (as a fresh device)
+// brings it back. A closed device is gone.
+func (d *DirDevice) Gone() bool {
+	if _, err := d.acquire(); err != nil {
+		return true
+	}
+	defer d.mu.RUnlock()
+	return !d.healthy()
+}
+
 // healthy reports whether the directory is still the one that was opened:
 // its marker is reachable through the held directory handle.
 func (d *DirDevice) healthy() bool {

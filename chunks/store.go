@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrInsufficientDevices: fewer healthy devices than a profile has
@@ -18,15 +19,18 @@ var ErrInsufficientDevices = errors.New("insufficient healthy devices")
 //
 // Device health: a device is skipped for new fragments once any operation
 // on it returns ErrDeviceFailed, or after SetDeviceFailed(id, true), until
-// SetDeviceFailed(id, false).
+// SetDeviceFailed(id, false) or ReplaceDevice.
 type Store struct {
-	devices map[string]Device
-	ids     []string // sorted
+	ids []string // sorted; fixed for the store's lifetime
 
-	mu     sync.Mutex
-	failed map[string]bool
+	mu      sync.Mutex
+	devices map[string]Device // replaced by ReplaceDevice
+	failed  map[string]bool
 
 	opts StoreOptions
+
+	bytesWritten atomic.Int64
+	bytesRead    atomic.Int64
 }
 
 // StoreOptions tunes a Store.
@@ -37,6 +41,17 @@ type StoreOptions struct {
 	// and it runs no goroutines. Production stores leave it off, so one
 	// slow device does not add its latency to every other fragment's.
 	Sequential bool
+	// OnDeviceFailed, if set, is called (on the goroutine that saw the
+	// error, without locks held) when an operation's ErrDeviceFailed marks
+	// a healthy device failed, so the owner can start repair at once
+	// (I-D1). It must not block.
+	OnDeviceFailed func(id string)
+}
+
+// StoreStats counts fragment bytes moved by the store since it was made.
+type StoreStats struct {
+	WrittenBytes int64
+	ReadBytes    int64
 }
 
 // NewStore returns a store over devices, whose ids must be distinct.
@@ -71,7 +86,9 @@ func (s *Store) SetDeviceFailed(id string, failed bool) {
 	}
 }
 
-// healthy reports whether id names a known device not marked failed.
+// Healthy reports whether id names a known device not marked failed.
+func (s *Store) Healthy(id string) bool { return s.healthy(id) }
+
 func (s *Store) healthy(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,10 +96,52 @@ func (s *Store) healthy(id string) bool {
 	return known && !s.failed[id]
 }
 
+// DeviceIDs returns the ids of the store's devices, sorted.
+func (s *Store) DeviceIDs() []string { return slices.Clone(s.ids) }
+
+// Device returns the device with id.
+func (s *Store) Device(id string) (Device, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devices[id]
+	return d, ok
+}
+
+// ReplaceDevice swaps in d for the device with the same id (a failed
+// directory device reopened as a fresh, empty one) and marks it healthy.
+// It returns the old device, which the caller closes. Fragments the old
+// device held are missing on the new one until repair rewrites them.
+func (s *Store) ReplaceDevice(d Device) (Device, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.devices[d.ID()]
+	if !ok {
+		return nil, fmt.Errorf("replace device %q: not a device of this store", d.ID())
+	}
+	s.devices[d.ID()] = d
+	delete(s.failed, d.ID())
+	return old, nil
+}
+
+// Stats returns the store's byte counters.
+func (s *Store) Stats() StoreStats {
+	return StoreStats{WrittenBytes: s.bytesWritten.Load(), ReadBytes: s.bytesRead.Load()}
+}
+
 // observe marks the device failed when err says so, and passes err on.
 func (s *Store) observe(deviceID string, err error) error {
-	if errors.Is(err, ErrDeviceFailed) {
-		s.SetDeviceFailed(deviceID, true)
+	if !errors.Is(err, ErrDeviceFailed) {
+		return err
+	}
+	s.mu.Lock()
+	_, known := s.devices[deviceID]
+	first := known && !s.failed[deviceID]
+	if known {
+		s.failed[deviceID] = true
+	}
+	s.mu.Unlock()
+	if first && s.opts.OnDeviceFailed != nil {
+		s.opts.OnDeviceFailed(deviceID)
 	}
 	return err
 }
@@ -130,7 +189,15 @@ func (s *Store) Put(profile Profile, id ChunkID, sealed []byte) (Placement, erro
 }
 
 func (s *Store) putFragment(deviceID string, key FragmentKey, fragment []byte) error {
-	return s.observe(deviceID, s.devices[deviceID].PutFragment(key, fragment))
+	d, ok := s.Device(deviceID)
+	if !ok {
+		return fmt.Errorf("device %q unknown to this store: %w", deviceID, ErrDeviceFailed)
+	}
+	if err := s.observe(deviceID, d.PutFragment(key, fragment)); err != nil {
+		return err
+	}
+	s.bytesWritten.Add(int64(len(fragment)))
+	return nil
 }
 
 // ReadReport lists the fragments a read found unusable, so a repairer can
@@ -191,12 +258,48 @@ func (s *Store) fetchInto(set *fragmentSet, report *ReadReport, id ChunkID, plac
 }
 
 func (s *Store) getFragment(deviceID string, key FragmentKey) ([]byte, error) {
-	d, ok := s.devices[deviceID]
+	d, ok := s.Device(deviceID)
 	if !ok {
 		return nil, fmt.Errorf("device %q unknown to this store: %w", deviceID, ErrDeviceFailed)
 	}
 	b, err := d.GetFragment(key)
+	s.bytesRead.Add(int64(len(b)))
 	return b, s.observe(deviceID, err)
+}
+
+// Delete removes every fragment of a chunk at placement (garbage
+// collection). Absent fragments count as deleted. Fragments on failed or
+// unknown devices cannot be deleted now: the error then wraps
+// ErrDeviceFailed, and those fragments are orphans for orphan collection
+// once their device is back.
+func (s *Store) Delete(id ChunkID, placement Placement) error {
+	errs := s.parallel(len(placement.Devices), func(i int) error {
+		return s.DeleteFragment(placement.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)})
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("delete chunk %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteFragment removes one fragment from a device; deleting an absent
+// fragment succeeds.
+func (s *Store) DeleteFragment(deviceID string, key FragmentKey) error {
+	d, ok := s.Device(deviceID)
+	if !ok {
+		return fmt.Errorf("device %q unknown to this store: %w", deviceID, ErrDeviceFailed)
+	}
+	return s.observe(deviceID, d.DeleteFragment(key))
+}
+
+// ListFragments lists the fragments on one device (see
+// Device.ListFragments).
+func (s *Store) ListFragments(deviceID string, fn func(FragmentInfo) error) error {
+	d, ok := s.Device(deviceID)
+	if !ok {
+		return fmt.Errorf("device %q unknown to this store: %w", deviceID, ErrDeviceFailed)
+	}
+	return s.observe(deviceID, d.ListFragments(fn))
 }
 
 // Repair reads every fragment of a chunk, rebuilds the unusable ones and
