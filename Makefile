@@ -5,7 +5,7 @@ BIN     := bin/annal
 SEEDS   ?= 1000
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test race lint bench bench-go bench-s3 fuzz sim sim-soak rewrite clean
+.PHONY: all build run test race lint bench bench-go bench-s3 bench-fuse fuzz sim sim-soak rewrite clean
 
 all: build
 
@@ -31,8 +31,8 @@ lint:
 	$(GO) mod tidy -diff
 
 ## bench: Go benchmarks of the log, chunk pipeline and stores, then the
-## S3 load test (bench-s3).
-bench: bench-go bench-s3
+## S3 load test (bench-s3) and the mount benchmark (bench-fuse).
+bench: bench-go bench-s3 bench-fuse
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./log/... ./chunks/... ./commands/...
@@ -45,6 +45,22 @@ BENCH_CONCURRENCY ?= 16
 BENCH_DURATION    ?= 20s
 bench-s3: build
 	./$(BIN) bench s3 --local --size $(BENCH_SIZES) --concurrency $(BENCH_CONCURRENCY) --duration $(BENCH_DURATION)
+
+## bench-fuse: through a FUSE mount of a zero-config server started in a
+## temporary directory (needs root and /dev/fuse; default ports):
+## sequential write/read of a 1 GiB file in 1 MiB blocks, and
+## create/stat/unlink of 10,000 small files.
+FUSE_BENCH_MIB   ?= 1024
+FUSE_BENCH_FILES ?= 10000
+bench-fuse: build
+	$(GO) build -o bin/fusebench ./gateways/fuse/fusebench
+	@set -e; work=$$(mktemp -d); bin=$$PWD/bin; spid=; mpid=; \
+	trap 'test -n "$$mpid" && kill -INT $$mpid && wait $$mpid; test -n "$$spid" && kill $$spid && wait $$spid; rm -rf $$work' EXIT; \
+	cd $$work; $$bin/annal server >server.log 2>&1 & spid=$$!; \
+	for i in $$(seq 300); do curl -sf http://127.0.0.1:9090/healthz >/dev/null && break; sleep 0.2; done; \
+	mkdir mnt; $$bin/annal mount --create bench mnt >mount.log 2>&1 & mpid=$$!; \
+	for i in $$(seq 100); do mountpoint -q mnt && break; sleep 0.2; done; \
+	$$bin/fusebench -dir mnt -size-mib $(FUSE_BENCH_MIB) -files $(FUSE_BENCH_FILES)
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each).
 FUZZTIME ?= 20s

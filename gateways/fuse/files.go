@@ -70,6 +70,14 @@ func (fs *FS) dropIfIdle(in *inode) {
 	}
 }
 
+// anyOpen reports whether this mount has any file open (unlinks need no
+// lookup otherwise).
+func (fs *FS) anyOpen() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.handles) > 0
+}
+
 func (fs *FS) isOpen(ino uint64) bool {
 	in := fs.lookupInode(ino)
 	if in == nil {

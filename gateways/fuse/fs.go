@@ -107,18 +107,14 @@ func New(b Backend, opts Options) *FS {
 
 func (fs *FS) String() string { return "annal" }
 
-// ctxOf turns a request's cancel channel (closed when the kernel
-// interrupts it) into a context.
-func ctxOf(cancel <-chan struct{}) (context.Context, context.CancelFunc) {
-	ctx, stop := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-cancel:
-			stop()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, stop
+// ctxOf returns the context of one request. Interrupts are not passed
+// on: the kernel interrupts a request whenever the caller gets a signal
+// (Go programs get SIGURG constantly), and a metadata or data call
+// returning EINTR breaks callers that expect SA_RESTART semantics. A call
+// that cannot complete fails after the client's retry budget instead;
+// only a blocking lock wait (SetLkw) honours interrupts.
+func ctxOf(<-chan struct{}) (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
 }
 
 // IDMap maps local user or group ids to the ids stored in the namespace;

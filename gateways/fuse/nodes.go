@@ -240,7 +240,7 @@ func (fs *FS) Rename(cancel <-chan struct{}, in *fuselib.RenameIn, oldName, newN
 // open to a hidden name instead of removing it, and reports whether it
 // did.
 func (fs *FS) hideIfOpen(ctx context.Context, parent uint64, name string) bool {
-	if strings.HasPrefix(name, sillyPrefix) {
+	if strings.HasPrefix(name, sillyPrefix) || !fs.anyOpen() {
 		return false
 	}
 	a, err := fs.b.Lookup(ctx, parent, name)
