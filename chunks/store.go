@@ -302,6 +302,18 @@ func (s *Store) ListFragments(deviceID string, fn func(FragmentInfo) error) erro
 	return s.observe(deviceID, d.ListFragments(fn))
 }
 
+// Check reads and verifies every fragment of a chunk (headers, CRCs,
+// chunk id, index and profile) without reconstructing anything, as scrub
+// does. It returns the unusable fragments and how many passed.
+func (s *Store) Check(id ChunkID, placement Placement) (report ReadReport, usable int, err error) {
+	if err := checkPlacement(placement); err != nil {
+		return report, 0, fmt.Errorf("check chunk %s: %w", id, err)
+	}
+	set := newFragmentSet(placement.Profile, id)
+	s.fetchInto(set, &report, id, placement, 0, placement.Profile.Fragments())
+	return report, set.usable, nil
+}
+
 // Repair reads every fragment of a chunk, rebuilds the unusable ones and
 // writes them back: to the same device when it is healthy (the fragment
 // was missing or corrupt there), otherwise to the best-ranked healthy

@@ -80,6 +80,9 @@ func NewWriter(cfg WriterConfig) (*Writer, error) {
 	return &Writer{cfg: cfg}, nil
 }
 
+// Store returns the store the writer puts chunks in.
+func (w *Writer) Store() *Store { return w.cfg.Store }
+
 // ID returns the chunk id the writer gives plaintext.
 func (w *Writer) ID(plaintext []byte) ChunkID {
 	if w.cfg.DedupKey != nil {

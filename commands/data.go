@@ -196,36 +196,33 @@ func (w *streamWriter) storeWindow(c *chunks.Chunker, n int) (refs []chunks.Chun
 func (w *streamWriter) storeChunk(plaintext []byte) (chunks.ChunkRef, error) {
 	d := w.s.cfg.Data
 	id := d.Writer.ID(plaintext)
-	if w.s.chunkStored(event.ChunkID(id)) {
+	// The dedup check follows the chunk's lifecycle (gc.go): it revives a
+	// condemned chunk and waits out one being collected.
+	dedup, err := w.s.dedupChunk(w.ctx, event.ChunkID(id))
+	if err != nil {
+		return chunks.ChunkRef{}, err
+	}
+	if dedup {
 		return chunks.ChunkRef{ID: id, PlaintextBytes: len(plaintext), Deduplicated: true}, nil
 	}
 	return d.Writer.WriteChunk(plaintext)
 }
 
-// chunkStored reports whether the chunk shard (local replica) has a chunk.
-func (s *Service) chunkStored(id event.ChunkID) bool {
-	v := s.log.LocalRead(ChunkShardOf(id))
-	defer v.Close()
-	_, ok, err := chunkstate.Get(v, id)
-	return err == nil && ok
-}
-
 // record makes a window's new chunks known to the chunk shard, then emits
 // their extents.
 func (w *streamWriter) record(refs []chunks.ChunkRef) error {
-	var stored []event.ChunkStored
-	now := NowNs(w.s.env.Clock.Now())
-	for _, ref := range refs {
-		if !ref.Deduplicated {
-			stored = append(stored, event.ChunkStored{Chunk: event.ChunkID(ref.ID), Epoch: ref.Epoch,
-				PlaintextBytes: int64(ref.PlaintextBytes), SealedBytes: int64(ref.SealedBytes),
-				Placement: placementEvent(ref.Placement), StoredNs: now})
-		}
-	}
-	if len(stored) > 0 {
-		if err := w.s.recordChunks(w.ctx, w.p, stored); err != nil {
+	err := w.s.recordChunks(w.ctx, w.p, storedEvents(refs, NowNs(w.s.env.Clock.Now())))
+	for attempt := 0; isCollecting(err) && attempt < 3; attempt++ {
+		// GC was deleting a chunk of this window under the same fragment
+		// keys: rebuild our fragments after the purge and record again
+		// (gc.go).
+		if refs, err = w.s.restoreAfterCollect(w.ctx, refs); err != nil {
 			return err
 		}
+		err = w.s.recordChunks(w.ctx, w.p, storedEvents(refs, NowNs(w.s.env.Clock.Now())))
+	}
+	if err != nil {
+		return err
 	}
 	for _, ref := range refs {
 		x := event.Extent{Len: int64(ref.PlaintextBytes), Chunk: event.ChunkID(ref.ID), ChunkLen: int64(ref.PlaintextBytes)}
@@ -234,6 +231,20 @@ func (w *streamWriter) record(refs []chunks.ChunkRef) error {
 		}
 	}
 	return nil
+}
+
+// storedEvents describes the chunks of refs that were written (not
+// deduplicated).
+func storedEvents(refs []chunks.ChunkRef, now int64) []event.ChunkStored {
+	var stored []event.ChunkStored
+	for _, ref := range refs {
+		if !ref.Deduplicated {
+			stored = append(stored, event.ChunkStored{Chunk: event.ChunkID(ref.ID), Epoch: ref.Epoch,
+				PlaintextBytes: int64(ref.PlaintextBytes), SealedBytes: int64(ref.SealedBytes),
+				Placement: placementEvent(ref.Placement), StoredNs: now})
+		}
+	}
+	return stored
 }
 
 // add appends one extent to the content.
@@ -247,6 +258,9 @@ func (b *segmentBuilder) add(x event.Extent) error {
 }
 
 func (s *Service) recordChunks(ctx context.Context, p Principal, stored []event.ChunkStored) error {
+	if len(stored) == 0 {
+		return nil
+	}
 	d := &Decision{Shard: FirstChunkShard, Actor: p.Actor(), Events: []Pending{{Body: &event.ChunksStored{Chunks: stored}}}}
 	for _, c := range stored {
 		d.Events[0].Header.ChunkRefs = append(d.Events[0].Header.ChunkRefs, c.Chunk)
