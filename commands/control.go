@@ -292,6 +292,40 @@ func (s *Service) HeadBucket(ctx context.Context, p Principal, name string) erro
 	return v.Close()
 }
 
+// DecideSealNamespace decides the NamespaceSealed that starts a bucket's
+// deletion; nil when the namespace is sealed already.
+func DecideSealNamespace(v kv.Reader, p Principal, shard uint64) (*Decision, error) {
+	m, err := namespace.GetMeta(v)
+	if err != nil {
+		return nil, err
+	}
+	if m.Sealed {
+		return nil, nil
+	}
+	b := &event.NamespaceSealed{}
+	if err := (namespace.Projection{}).Validate(v, nil, b); err != nil {
+		return nil, err
+	}
+	return &Decision{Shard: shard, Tenant: p.Tenant, Actor: p.Actor(), Events: []Pending{{Body: b}}}, nil
+}
+
+// DecideDeleteNamespace decides the NamespaceDeleted that releases a
+// bucket name after its namespace shard was sealed. nil when the name no
+// longer belongs to that shard: a concurrent deletion released it and
+// the name may already name a new, unsealed namespace, which must not be
+// released in its place (found by the simulator).
+func DecideDeleteNamespace(v kv.Reader, p Principal, name string, sealedShard uint64) (*Decision, error) {
+	ns, err := control.NamespaceByName(v, p.Tenant, name)
+	if errors.Is(err, ErrNotFound) || (err == nil && ns.ShardID != sealedShard) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := &event.NamespaceDeleted{TenantID: p.Tenant, Name: name, ShardID: ns.ShardID}
+	return &Decision{Shard: ControlShard, Tenant: p.Tenant, Actor: p.Actor(), Events: []Pending{{Body: b}}}, nil
+}
+
 // DeleteBucket deletes an empty bucket: the namespace shard is sealed
 // (refusing if it has entries or uploads), then the name is released.
 func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) error {
@@ -300,32 +334,13 @@ func (s *Service) DeleteBucket(ctx context.Context, p Principal, name string) er
 		return err
 	}
 	_, _, err = s.run(ctx, shard, func(v kv.Reader) (*Decision, error) {
-		m, err := namespace.GetMeta(v)
-		if err != nil {
-			return nil, err
-		}
-		if m.Sealed {
-			return nil, nil
-		}
-		b := &event.NamespaceSealed{}
-		if err := (namespace.Projection{}).Validate(v, nil, b); err != nil {
-			return nil, err
-		}
-		return &Decision{Shard: shard, Tenant: p.Tenant, Actor: p.Actor(), Events: []Pending{{Body: b}}}, nil
+		return DecideSealNamespace(v, p, shard)
 	})
 	if err != nil {
 		return fmt.Errorf("delete bucket %q: %w", name, err)
 	}
 	_, _, err = s.run(ctx, ControlShard, func(v kv.Reader) (*Decision, error) {
-		ns, err := control.NamespaceByName(v, p.Tenant, name)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		b := &event.NamespaceDeleted{TenantID: p.Tenant, Name: name, ShardID: ns.ShardID}
-		return &Decision{Shard: ControlShard, Tenant: p.Tenant, Actor: p.Actor(), Events: []Pending{{Body: b}}}, nil
+		return DecideDeleteNamespace(v, p, name, shard)
 	})
 	if err != nil {
 		return fmt.Errorf("delete bucket %q: %w", name, err)

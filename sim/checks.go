@@ -103,6 +103,9 @@ func (c *checks) onApply(n *node, shard, idx uint64, e entry, res annallog.Resul
 	c.w.tracef("apply s%d i%d status=%d seq=%d", shard, idx, res.Status, res.FirstSeq)
 	if res.Status == annallog.StatusAccepted && e.data != nil {
 		c.trackChunks(shard, idx, e.data)
+		if shard == commands.ControlShard {
+			c.checkNamespaceDeletes(e.data)
+		}
 	}
 }
 
@@ -289,6 +292,29 @@ func (c *checks) commitDurable(lead *replica, from, to uint64) {
 			c.w.violate(OracleCommitDurable, "shard %d: leader %d committed index %d (term %d) held durably by %d replicas, quorum %d",
 				lead.shard, lead.n.id, i, term, n, lead.quorum())
 			return
+		}
+	}
+}
+
+// checkNamespaceDeletes: a NamespaceDeleted the control shard commits
+// releases a namespace that is sealed (the seal committed first).
+func (c *checks) checkNamespaceDeletes(data []byte) {
+	p, err := annallog.DecodeProposal(data)
+	if err != nil {
+		return
+	}
+	for _, raw := range p.Events {
+		env, err := event.Decode(raw)
+		if err != nil || env.Type != event.TypeNamespaceDeleted {
+			continue
+		}
+		body, err := annallog.Body(&env, nil)
+		if err != nil {
+			continue
+		}
+		b := body.(*event.NamespaceDeleted)
+		if m, ok := c.w.committedMeta(b.ShardID); !ok || !m.Sealed {
+			c.w.violate(OracleBucketDelete, "bucket %q released with namespace shard %d not sealed", b.Name, b.ShardID)
 		}
 	}
 }

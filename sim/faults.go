@@ -176,12 +176,16 @@ func (f *diskFaults) scrub() {
 		if !ok || !w.reachable(rec.Placement.Devices) {
 			continue
 		}
-		wr := w.storeOf()
-		if _, repaired, err := wr.Repair(id, commands.PlacementOf(rec.Placement)); err == nil {
+		placement := commands.PlacementOf(rec.Placement)
+		after, repaired, err := w.storeOf().Repair(id, placement)
+		if len(repaired) > 0 {
+			w.tracef("scrub repaired %s fragments %v on %v (%v)", id, repaired, after.Devices, err)
+		}
+		// A fragment rebuilt on a spare device is not where the recorded
+		// placement says (nothing records a repair's new placement yet), so
+		// it does not count as repaired.
+		if err == nil && slices.Equal(after.Devices, placement.Devices) {
 			delete(f.damage, id)
-			if len(repaired) > 0 {
-				w.tracef("scrub repaired %s fragments %v", id, repaired)
-			}
 		}
 	}
 }
@@ -258,11 +262,11 @@ func (w *world) committedChunkRecord(id event.ChunkID) (chunkstate.Record, bool)
 	return rec, ok && err == nil
 }
 
-// reachable reports whether every listed device's node is up.
+// reachable reports whether every listed device can serve I/O now.
 func (w *world) reachable(devices []string) bool {
 	for _, id := range devices {
 		d := w.disk(id)
-		if d == nil || !d.node.up {
+		if d == nil || d.usable() != nil {
 			return false
 		}
 	}
@@ -290,4 +294,22 @@ func (w *world) storeOf() *chunks.Store {
 		panic(err)
 	}
 	return s
+}
+
+// committedMeta reads a namespace's meta from the most advanced running
+// replica of its shard.
+func (w *world) committedMeta(shard uint64) (namespace.Meta, bool) {
+	var best *node
+	var bestApplied uint64
+	for _, n := range w.nodes {
+		r, ok := n.byShard[shard]
+		if n.up && ok && (best == nil || r.applied > bestApplied) {
+			best, bestApplied = n, r.applied
+		}
+	}
+	if best == nil {
+		return namespace.Meta{}, false
+	}
+	m, err := namespace.GetMeta(annallog.ProjectionReader(best.store, shard))
+	return m, err == nil
 }

@@ -16,6 +16,7 @@ import (
 // chunk shards, clients, the bootstrap, and the fault schedules.
 func (w *world) start() {
 	w.versions = map[string][]string{}
+	w.etags = map[string][]string{}
 	perNode := 2
 	if w.cfg.Nodes == 1 {
 		perNode = 3
@@ -175,6 +176,7 @@ func (w *world) finish() {
 			}
 		},
 		w.checkChunks,
+		w.checkDeletedBuckets,
 		w.scanDevices,
 		w.finalReads,
 		w.checkHistories,
@@ -322,6 +324,7 @@ func (w *world) finalPosixReads(c *client, v kv.Reader) {
 			return
 		}
 		w.hist.ok(w, w.hist.begin(w, posixObject, -1, pxRead{Ino: f.Ino}), out)
+		w.hist.ok(w, w.hist.begin(w, posixObject, -1, pxXattrs{Ino: f.Ino}), xattrList(v, f.Ino))
 	}
 	w.hist.ok(w, w.hist.begin(w, posixObject, -1, pxReaddir{Ino: 1}), readdir(v, 1))
 }

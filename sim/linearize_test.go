@@ -25,48 +25,48 @@ func TestLinearizableS3(t *testing.T) {
 		want bool
 	}{
 		{"sequential", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
 			hop("k", 3, 4, s3Get{}, get("null", "v1")),
 		}, true},
 		{"stale read", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
-			hop("k", 3, 4, s3Put{"null", "v2"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
+			hop("k", 3, 4, s3Put{VersionID: "null", Hash: "v2"}, nil),
 			hop("k", 5, 6, s3Get{}, get("null", "v1")),
 		}, false},
 		{"concurrent write seen early", []*op{
-			hop("k", 1, 10, s3Put{"null", "v1"}, nil),
+			hop("k", 1, 10, s3Put{VersionID: "null", Hash: "v1"}, nil),
 			hop("k", 2, 3, s3Get{}, get("null", "v1")),
 			hop("k", 4, 5, s3Get{}, get("null", "v1")),
 		}, true},
 		{"value flips back", []*op{
-			hop("k", 1, 10, s3Put{"null", "v1"}, nil),
+			hop("k", 1, 10, s3Put{VersionID: "null", Hash: "v1"}, nil),
 			hop("k", 2, 3, s3Get{}, get("null", "v1")),
 			hop("k", 4, 5, s3Get{}, get("", "")),
 		}, false},
 		{"ambiguous write seen", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
-			hop("k", 3, -1, s3Put{"null", "v2"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
+			hop("k", 3, -1, s3Put{VersionID: "null", Hash: "v2"}, nil),
 			hop("k", 5, 6, s3Get{}, get("null", "v2")),
 		}, true},
 		{"ambiguous write never seen", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
-			hop("k", 3, -1, s3Put{"null", "v2"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
+			hop("k", 3, -1, s3Put{VersionID: "null", Hash: "v2"}, nil),
 			hop("k", 5, 6, s3Get{}, get("null", "v1")),
 			hop("k", 7, 8, s3Get{}, get("null", "v1")),
 		}, true},
 		{"ambiguous write seen then unseen", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
-			hop("k", 3, -1, s3Put{"null", "v2"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
+			hop("k", 3, -1, s3Put{VersionID: "null", Hash: "v2"}, nil),
 			hop("k", 5, 6, s3Get{}, get("null", "v2")),
 			hop("k", 7, 8, s3Get{}, get("null", "v1")),
 		}, false},
 		{"acked write lost", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
 			hop("k", 3, 4, s3Get{}, get("", "")),
 		}, false},
 		{"versions and markers", []*op{
-			hop("k", 1, 2, s3Put{"a1", "v1"}, nil),
-			hop("k", 3, 4, s3Put{"a2", "v2"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "a1", Hash: "v1"}, nil),
+			hop("k", 3, 4, s3Put{VersionID: "a2", Hash: "v2"}, nil),
 			hop("k", 5, 6, s3Delete{Marker: "m1"}, nil),
 			hop("k", 7, 8, s3List{}, []string{"m1!", "a2", "a1"}),
 			hop("k", 9, 10, s3Get{}, get("", "")),
@@ -75,13 +75,24 @@ func TestLinearizableS3(t *testing.T) {
 			hop("k", 15, 16, s3NoVersion{VersionID: "m1"}, nil),
 		}, true},
 		{"null replaces null in place", []*op{
-			hop("k", 1, 2, s3Put{"null", "v1"}, nil),
-			hop("k", 3, 4, s3Put{"a2", "v2"}, nil),
-			hop("k", 5, 6, s3Put{"null", "v3"}, nil),
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1"}, nil),
+			hop("k", 3, 4, s3Put{VersionID: "a2", Hash: "v2"}, nil),
+			hop("k", 5, 6, s3Put{VersionID: "null", Hash: "v3"}, nil),
 			hop("k", 7, 8, s3List{}, []string{"null", "a2"}),
 		}, true},
 		{"acked delete of a missing version", []*op{
 			hop("k", 1, 2, s3Delete{VersionID: "x"}, nil),
+		}, false},
+		{"conditional puts", []*op{
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1", ETag: "e1", IfNoneMatch: true}, nil),
+			hop("k", 3, 4, s3Put{VersionID: "null", Hash: "v2", ETag: "e2", IfMatch: "e1"}, nil),
+			hop("k", 5, -1, s3Put{VersionID: "null", Hash: "v3", ETag: "e3", IfMatch: "e1"}, nil),
+			hop("k", 7, 8, s3Get{}, get("null", "v2")),
+			hop("k", 9, 10, s3Head{}, s3HeadOut{Found: true, VersionID: "null"}),
+		}, true},
+		{"if-none-match put over an object", []*op{
+			hop("k", 1, 2, s3Put{VersionID: "null", Hash: "v1", ETag: "e1"}, nil),
+			hop("k", 3, 4, s3Put{VersionID: "null", Hash: "v2", ETag: "e2", IfNoneMatch: true}, nil),
 		}, false},
 		{"ambiguous delete of a missing version", []*op{
 			hop("k", 1, -1, s3Delete{VersionID: "x"}, nil),

@@ -29,9 +29,12 @@ func newContent(data string, inlineLen int, segmented bool) pxContent {
 
 type pxInode struct {
 	dir     bool
+	symlink bool
 	nlink   int
 	parent  uint64 // directories
 	content pxContent
+	// xattrs is "name=value" pairs, sorted; copied on change.
+	xattrs []string
 }
 
 type pxName struct {
@@ -47,12 +50,25 @@ type posixState struct {
 // Inputs.
 type (
 	pxCreate struct {
-		Parent uint64
-		Name   string
-		Ino    uint64
-		Dir    bool
+		Parent  uint64
+		Name    string
+		Ino     uint64
+		Dir     bool
+		Symlink bool
 	}
-	pxLink struct {
+	// pxXattr sets (Remove false) or removes one extended attribute.
+	pxXattr struct {
+		Ino    uint64
+		Name   string
+		Value  string
+		Remove bool
+	}
+	// pxChmod changes attributes the model does not observe; it needs
+	// the inode to exist.
+	pxChmod struct{ Ino uint64 }
+	// pxXattrs lists an inode's extended attributes.
+	pxXattrs struct{ Ino uint64 }
+	pxLink   struct {
 		Ino    uint64
 		Parent uint64
 		Name   string
@@ -121,7 +137,7 @@ func (posixModel) key(state any) string {
 	}
 	for _, ino := range slices.Sorted(maps.Keys(s.inodes)) {
 		in := s.inodes[ino]
-		fmt.Fprintf(&sb, "%d:%v:%d:%d:%d:%v:%s;", ino, in.dir, in.nlink, in.parent, in.content.inlineLen, in.content.segmented, in.content.hash)
+		fmt.Fprintf(&sb, "%d:%v:%v:%d:%d:%d:%v:%s:%q;", ino, in.dir, in.symlink, in.nlink, in.parent, in.content.inlineLen, in.content.segmented, in.content.hash, in.xattrs)
 	}
 	return sb.String()
 }
@@ -142,7 +158,10 @@ func (s posixState) clone() posixState {
 
 func (s posixState) isDir(ino uint64) bool { in, ok := s.inodes[ino]; return ok && in.dir }
 
-func (s posixState) isFile(ino uint64) bool { in, ok := s.inodes[ino]; return ok && !in.dir }
+func (s posixState) isFile(ino uint64) bool {
+	in, ok := s.inodes[ino]
+	return ok && !in.dir && !in.symlink
+}
 
 func (s posixState) empty(dir uint64) bool {
 	for n := range s.names {
@@ -176,7 +195,7 @@ func (posixModel) step(state any, o *op) (bool, any) {
 
 func isPosixRead(in any) bool {
 	switch in.(type) {
-	case pxLookup, pxRead, pxReaddir:
+	case pxLookup, pxRead, pxReaddir, pxXattrs:
 		return true
 	}
 	return false
@@ -188,11 +207,16 @@ func (s posixState) observe(in any) string {
 	case pxLookup:
 		return fmt.Sprint(s.lookup(in.Path))
 	case pxRead:
-		f, ok := s.inodes[in.Ino]
-		if !ok || f.dir {
+		if !s.isFile(in.Ino) {
 			return fmt.Sprint(pxReadOut{})
 		}
-		return fmt.Sprint(pxReadOut{Exists: true, Hash: f.content.hash})
+		return fmt.Sprint(pxReadOut{Exists: true, Hash: s.inodes[in.Ino].content.hash})
+	case pxXattrs:
+		f, ok := s.inodes[in.Ino]
+		if !ok {
+			return fmt.Sprint(notDir)
+		}
+		return fmt.Sprint(append([]string{}, f.xattrs...))
 	case pxReaddir:
 		return fmt.Sprint(s.readdir(in.Ino))
 	}
@@ -249,8 +273,13 @@ func (s posixState) mutate(in any) (posixState, bool) {
 		}
 		s = s.clone()
 		s.names[pxName{in.Parent, in.Name}] = in.Ino
-		s.inodes[in.Ino] = pxInode{dir: in.Dir, nlink: 1, parent: in.Parent, content: newContent("", 0, false)}
+		s.inodes[in.Ino] = pxInode{dir: in.Dir, symlink: in.Symlink, nlink: 1, parent: in.Parent, content: newContent("", 0, false)}
 		return s, true
+	case pxXattr:
+		return s.xattr(in)
+	case pxChmod:
+		_, ok := s.inodes[in.Ino]
+		return s, ok
 	case pxLink:
 		f, ok := s.inodes[in.Ino]
 		if !ok || f.dir || !s.free(in.Parent, in.Name) {
@@ -266,8 +295,8 @@ func (s posixState) mutate(in any) (posixState, bool) {
 	case pxRename:
 		return s.rename(in)
 	case pxTruncate:
-		f, ok := s.inodes[in.Ino]
-		if !ok || f.dir || in.Size < 0 {
+		f := s.inodes[in.Ino]
+		if !s.isFile(in.Ino) || in.Size < 0 {
 			return s, false
 		}
 		s = s.clone()
@@ -275,8 +304,8 @@ func (s posixState) mutate(in any) (posixState, bool) {
 		s.inodes[in.Ino] = f
 		return s, true
 	case pxWrite:
-		f, ok := s.inodes[in.Ino]
-		if !ok || f.dir {
+		f := s.inodes[in.Ino]
+		if !s.isFile(in.Ino) {
 			return s, false
 		}
 		c, ok := f.content.write(in)
@@ -401,4 +430,32 @@ func (c pxContent) write(in pxWrite) (pxContent, bool) {
 	}
 	data := resize(c.data, max(int64(len(c.data)), end))
 	return newContent(data[:off]+in.Data+data[end:], 0, true), true
+}
+
+// xattr sets or removes an extended attribute.
+func (s posixState) xattr(in pxXattr) (posixState, bool) {
+	f, ok := s.inodes[in.Ino]
+	if !ok {
+		return s, false
+	}
+	prefix := in.Name + "="
+	i := slices.IndexFunc(f.xattrs, func(x string) bool { return strings.HasPrefix(x, prefix) })
+	if in.Remove && i < 0 {
+		return s, false
+	}
+	if !in.Remove && (in.Name == "" || len(in.Name) > namespace.MaxNameBytes || len(in.Value) > namespace.MaxInlineBytes) {
+		return s, false
+	}
+	xs := slices.Clone(f.xattrs)
+	if i >= 0 {
+		xs = slices.Delete(xs, i, i+1)
+	}
+	if !in.Remove {
+		xs = append(xs, prefix+in.Value)
+		slices.Sort(xs)
+	}
+	s = s.clone()
+	f.xattrs = xs
+	s.inodes[in.Ino] = f
+	return s, true
 }

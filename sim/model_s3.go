@@ -13,6 +13,7 @@ import (
 type s3Version struct {
 	id     string
 	hash   string
+	etag   string
 	marker bool
 }
 
@@ -20,8 +21,13 @@ type s3State []s3Version
 
 // Inputs.
 type (
-	// s3Put is an ObjectPut or MultipartCompleted of content hash.
-	s3Put struct{ VersionID, Hash string }
+	// s3Put is an ObjectPut or MultipartCompleted of content hash, with
+	// the S3 conditions its guards enforce at apply.
+	s3Put struct {
+		VersionID, Hash, ETag string
+		IfNoneMatch           bool
+		IfMatch               string
+	}
 	// s3Delete is an ObjectDeleted: of one version, placing a marker, or
 	// of the whole key.
 	s3Delete struct{ VersionID, Marker string }
@@ -29,11 +35,19 @@ type (
 	s3Get struct{}
 	// s3List reads the version list.
 	s3List struct{}
+	// s3Head reads the current version id (a ListObjects entry).
+	s3Head struct{}
 	// s3Absent: a delete found nothing to delete (no version at all).
 	s3Absent struct{}
 	// s3NoVersion: a delete of one version found no such version.
 	s3NoVersion struct{ VersionID string }
 )
+
+// s3HeadOut is what a listing said of a key.
+type s3HeadOut struct {
+	Found     bool
+	VersionID string
+}
 
 // s3GetOut is what a GET saw.
 type s3GetOut struct {
@@ -55,6 +69,8 @@ func (s3Model) key(state any) string {
 		}
 		sb.WriteString("=")
 		sb.WriteString(v.hash)
+		sb.WriteString("/")
+		sb.WriteString(v.etag)
 		sb.WriteString(";")
 	}
 	return sb.String()
@@ -82,7 +98,11 @@ func (s3Model) step(state any, o *op) (bool, any) {
 	s := state.(s3State)
 	switch in := o.in.(type) {
 	case s3Put:
-		return true, s.push(s3Version{id: in.VersionID, hash: in.Hash})
+		cur := s.get()
+		if (in.IfNoneMatch && cur.Found) || (in.IfMatch != "" && (!cur.Found || s[0].etag != in.IfMatch)) {
+			return o.ambiguous(), s // the guard rejected it
+		}
+		return true, s.push(s3Version{id: in.VersionID, hash: in.Hash, etag: in.ETag})
 	case s3Delete:
 		next, ok := s.delete(in)
 		if !ok {
@@ -99,6 +119,9 @@ func (s3Model) step(state any, o *op) (bool, any) {
 			return true, s
 		}
 		return slices.Equal(s.list(), o.out.([]string)), s
+	case s3Head:
+		cur := s.get()
+		return o.ambiguous() || o.out.(s3HeadOut) == s3HeadOut{Found: cur.Found, VersionID: cur.VersionID}, s
 	case s3Absent:
 		return len(s) == 0, s
 	case s3NoVersion:

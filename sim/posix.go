@@ -53,8 +53,16 @@ func (c *client) opPosix(done func()) {
 		c.posixUnlink(c.pick(posixFiles), false, done)
 	case r < 78:
 		c.posixUnlink(c.pick(posixDirs), true, done)
-	case r < 91:
+	case r < 86:
 		c.posixRead(c.pick(posixFiles), done)
+	case r < 89:
+		c.posixSymlink(c.pick(posixFiles), done)
+	case r < 93:
+		c.posixXattr(c.anyPath(), done)
+	case r < 95:
+		c.posixChmod(c.anyPath(), done)
+	case r < 97:
+		c.posixListXattrs(c.anyPath(), done)
 	default:
 		c.posixReaddir(append([]string{""}, posixDirs...)[c.rng.IntN(len(posixDirs)+1)], done)
 	}
@@ -143,15 +151,29 @@ func (c *client) posixOp(what string, decide func(v kv.Reader, shard uint64, cal
 }
 
 func (c *client) posixCreate(path string, dir bool, done func()) {
+	c.posixNode(path, dir, "", done)
+}
+
+// posixSymlink makes a symbolic link at path (to a fixed target).
+func (c *client) posixSymlink(path string, done func()) {
+	c.posixNode(path, false, "../"+path, done)
+}
+
+// posixNode creates a file, a directory or (with a target) a symlink.
+func (c *client) posixNode(path string, dir bool, target string, done func()) {
 	parentPath, name := splitPath(path)
 	c.posixOp("create "+path, func(v kv.Reader, shard uint64, call int64) (*commands.Decision, any, error) {
 		parent := c.lookup(v, parentPath, call)
-		in := pxCreate{Parent: parent.Ino, Name: name, Dir: dir}
+		in := pxCreate{Parent: parent.Ino, Name: name, Dir: dir, Symlink: target != ""}
 		n := event.NodeCreated{Parent: parent.Ino, Name: name, Posix: event.PosixAttrs{Mode: 0o100644}, MtimeNs: commands.NowNs(c.env.Clock.Now())}
 		var body event.Body = &event.FileCreated{NodeCreated: n}
-		if dir {
+		switch {
+		case dir:
 			n.Posix.Mode = 0o040755
 			body = &event.DirectoryCreated{NodeCreated: n}
+		case target != "":
+			n.Posix.Mode = 0o120777
+			body = &event.SymlinkCreated{NodeCreated: n, Target: target}
 		}
 		d, err := c.posixDecide(v, shard, body, event.Header{})
 		return d, in, err
@@ -352,6 +374,73 @@ func readdir(v kv.Reader, ino uint64) []string {
 	out := []string{}
 	for _, e := range ents {
 		out = append(out, namespace.SortName(e.Name, e.Kind))
+	}
+	return out
+}
+
+var xattrNames = []string{"user.alpha", "user.beta", "user.gamma"}
+
+// posixXattr sets or removes an extended attribute.
+func (c *client) posixXattr(path string, done func()) {
+	name := c.pick(xattrNames)
+	remove := c.rng.IntN(3) == 0
+	value := string(c.smallBody())
+	c.posixOp("xattr "+path, func(v kv.Reader, shard uint64, call int64) (*commands.Decision, any, error) {
+		f := c.lookup(v, path, call)
+		var body event.Body = &event.XattrSet{Ino: f.Ino, Name: name, Value: []byte(value)}
+		if remove {
+			body = &event.XattrRemoved{Ino: f.Ino, Name: name}
+		}
+		d, err := c.posixDecide(v, shard, body, event.Header{})
+		return d, pxXattr{Ino: f.Ino, Name: name, Value: value, Remove: remove}, err
+	}, nil, done)
+}
+
+// posixChmod changes a mode and times (AttrsChanged).
+func (c *client) posixChmod(path string, done func()) {
+	mode := uint32(0o600 + c.rng.IntN(0o177))
+	c.posixOp("chmod "+path, func(v kv.Reader, shard uint64, call int64) (*commands.Decision, any, error) {
+		f := c.lookup(v, path, call)
+		now := commands.NowNs(c.env.Clock.Now())
+		body := &event.AttrsChanged{Ino: f.Ino, Mode: &mode, MtimeNs: &now, CtimeNs: now}
+		d, err := c.posixDecide(v, shard, body, event.Header{})
+		return d, pxChmod{Ino: f.Ino}, err
+	}, nil, done)
+}
+
+// posixListXattrs reads an inode's extended attributes.
+func (c *client) posixListXattrs(path string, done func()) {
+	call := c.w.stamp()
+	c.readNamespace(bucketGamma, func(v *shardView, err error) {
+		if err != nil {
+			done()
+			return
+		}
+		f := c.lookup(v, path, call)
+		if f.Err != "" {
+			done()
+			return
+		}
+		h := c.w.hist.begin(c.w, posixObject, c.id, pxXattrs{Ino: f.Ino})
+		h.call = call
+		c.w.hist.ok(c.w, h, xattrList(v, f.Ino))
+		done()
+	})
+}
+
+// xattrList renders an inode's extended attributes as "name=value".
+func xattrList(v kv.Reader, ino uint64) []string {
+	if _, err := namespace.GetInode(v, ino); err != nil {
+		return notDir
+	}
+	names, err := namespace.Xattrs(v, ino)
+	if err != nil {
+		return notDir
+	}
+	out := []string{}
+	for _, n := range names {
+		val, _, _ := namespace.Xattr(v, ino, n)
+		out = append(out, n+"="+string(val))
 	}
 	return out
 }

@@ -40,9 +40,9 @@ func (c *client) nextOp(done func()) {
 	key := s3Keys[c.rng.IntN(len(s3Keys))]
 	switch r := c.rng.IntN(100); {
 	case r < 12:
-		c.opPut(bucket, key, c.smallBody(), c.conditions(), done)
+		c.opPut(bucket, key, c.smallBody(), c.conditions(bucket, key), done)
 	case r < 24:
-		c.opPut(bucket, key, c.largeBody(), c.conditions(), done)
+		c.opPut(bucket, key, c.largeBody(), c.conditions(bucket, key), done)
 	case r < 40:
 		c.opGet(bucket, key, done)
 	case r < 48:
@@ -55,18 +55,39 @@ func (c *client) nextOp(done func()) {
 		c.opSetVersioning(bucketAlpha, []string{namespace.VersioningEnabled, namespace.VersioningSuspended}[c.rng.IntN(2)], done)
 	case r < 67:
 		c.opCopy(bucket, key, s3Buckets[c.rng.IntN(len(s3Buckets))], s3Keys[c.rng.IntN(len(s3Keys))], done)
-	case r < 73:
+	case r < 72:
 		c.opMultipart(bucket, key, done)
+	case r < 76:
+		c.opListObjects(bucket, done)
+	case r < 78:
+		c.opSetTags(bucket, key, done)
+	case r < 80:
+		c.opBucketChurn(done)
 	default:
 		c.opPosix(done)
 	}
 }
 
-func (c *client) conditions() commands.Conditions {
-	if c.rng.IntN(10) == 0 {
+func (c *client) conditions(bucket, key string) commands.Conditions {
+	switch c.rng.IntN(12) {
+	case 0:
 		return commands.Conditions{IfNoneMatchStar: true}
+	case 1:
+		if es := c.w.etags[objName(bucket, key)]; len(es) > 0 {
+			return commands.Conditions{IfMatch: es[c.rng.IntN(len(es))]}
+		}
 	}
 	return commands.Conditions{}
+}
+
+// sawETag remembers a few ETags a key held, for If-Match puts.
+func (c *client) sawETag(bucket, key, etag string) {
+	name := objName(bucket, key)
+	es := append(c.w.etags[name], etag)
+	if len(es) > 4 {
+		es = es[1:]
+	}
+	c.w.etags[name] = es
 }
 
 // knownVersion picks a version id some client saw for the key ("" when
@@ -132,13 +153,15 @@ func (c *client) opPut(bucket, key string, body []byte, cond commands.Conditions
 			c.run(shard, func(v kv.Reader) (*commands.Decision, error) {
 				d, err := commands.DecidePutObject(v, c.env, c.p, shard, key, wr, attrs, event.PosixAttrs{}, cond)
 				if d != nil {
-					h.in = s3Put{VersionID: d.Events[0].Body.(*event.ObjectPut).VersionID, Hash: contentHash(body)}
+					h.in = s3Put{VersionID: d.Events[0].Body.(*event.ObjectPut).VersionID, Hash: contentHash(body), ETag: attrs.ETag,
+						IfNoneMatch: cond.IfNoneMatchStar, IfMatch: cond.IfMatch}
 				}
 				return d, err
 			}, func(o outcome) {
 				c.finish(h, o)
 				if o.err == nil {
 					c.sawVersion(bucket, key, h.in.(s3Put).VersionID)
+					c.sawETag(bucket, key, attrs.ETag)
 				}
 				c.w.tracef("op c%d put %s/%s done: %v", c.id, bucket, key, o.err)
 				done()
@@ -383,7 +406,7 @@ func (c *client) putWritten(bucket, key string, wr commands.Written, attrs event
 		c.run(shard, func(v kv.Reader) (*commands.Decision, error) {
 			d, err := commands.DecidePutObject(v, c.env, c.p, shard, key, wr, attrs, event.PosixAttrs{}, commands.Conditions{})
 			if d != nil {
-				h.in = s3Put{VersionID: d.Events[0].Body.(*event.ObjectPut).VersionID, Hash: hash}
+				h.in = s3Put{VersionID: d.Events[0].Body.(*event.ObjectPut).VersionID, Hash: hash, ETag: attrs.ETag}
 			}
 			return d, err
 		}, func(o outcome) {
@@ -483,7 +506,8 @@ func (u *upload) complete() {
 	c.run(u.shard, func(v kv.Reader) (*commands.Decision, error) {
 		d, _, err := commands.DecideCompleteUpload(v, c.env, c.p, u.shard, u.key, u.id, parts, commands.Conditions{})
 		if d != nil {
-			h.in = s3Put{VersionID: d.Events[0].Body.(*event.MultipartCompleted).VersionID, Hash: contentHash(u.part1)}
+			b := d.Events[0].Body.(*event.MultipartCompleted)
+			h.in = s3Put{VersionID: b.VersionID, Hash: contentHash(u.part1), ETag: b.ETag}
 		}
 		return d, err
 	}, func(o outcome) {

@@ -104,8 +104,11 @@ type world struct {
 	checks  *checks
 	faults  *diskFaults
 	disks   []*disk
-	// versions are the version ids clients saw, per object.
+	// versions are the version ids clients saw, per object; etags the
+	// last ETags.
 	versions map[string][]string
+	etags    map[string][]string
+	churned  int
 
 	fail *Violation
 }
