@@ -77,7 +77,7 @@ var (
 )
 
 // node returns the shared fixture, starting it on first use.
-func node(t *testing.T) *fixture {
+func node(t testing.TB) *fixture {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a node")
