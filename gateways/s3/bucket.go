@@ -1,10 +1,8 @@
 package s3
 
 import (
-	"errors"
 	"net/http"
 
-	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/gateways/s3/s3err"
 	"github.com/annal-storage/annal/gateways/s3/s3xml"
 )
@@ -132,9 +130,4 @@ func (h *Handler) deleteBucketTagging(c *call) error {
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// isNoSuchBucket reports a missing bucket among errors.
-func isNoSuchBucket(err error) bool {
-	return errors.Is(err, commands.ErrNoSuchBucket) || errors.Is(err, commands.ErrNamespaceSealed)
 }
