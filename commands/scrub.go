@@ -48,9 +48,12 @@ type ScrubProgress struct {
 	Done     int64  `json:"done"`
 	Repaired int64  `json:"repaired"` // fragments rewritten
 	Lost     int64  `json:"lost"`     // chunks with too few usable fragments
-	Failed   int64  `json:"failed"`   // chunks whose repair could not finish
-	Skipped  int64  `json:"skipped"`  // chunks with no fragment on this node
-	Orphans  int64  `json:"orphans"`  // orphan fragments deleted
+	// LostRecorded counts the lost chunks this pass recorded (ChunkLost);
+	// the others were recorded before.
+	LostRecorded int64 `json:"lost_recorded"`
+	Failed       int64 `json:"failed"`  // chunks whose repair could not finish
+	Skipped      int64 `json:"skipped"` // chunks with no fragment on this node
+	Orphans      int64 `json:"orphans"` // orphan fragments deleted
 	// CheckedBytes is the fragment bytes read and verified.
 	CheckedBytes int64 `json:"checked_bytes"`
 }
@@ -211,6 +214,9 @@ func (p *scrubPass) checkChunk(ctx context.Context, it scrubItem) {
 		switch {
 		case outcome.lost:
 			pr.Lost++
+			if outcome.lostRecorded {
+				pr.LostRecorded++
+			}
 		case outcome.skipped:
 			pr.Skipped++
 		}
@@ -225,9 +231,10 @@ func (p *scrubPass) checkChunk(ctx context.Context, it scrubItem) {
 }
 
 type scrubOutcome struct {
-	repaired int
-	lost     bool
-	skipped  bool
+	repaired     int
+	lost         bool
+	lostRecorded bool
+	skipped      bool
 }
 
 func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome, int64, error) {
@@ -248,28 +255,29 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 	}
 	if usable < placement.Profile.Data {
 		out.lost = true
-		return out, bytes, p.propose(ctx, func(v kv.Reader) (*Decision, error) {
+		out.lostRecorded, err = p.propose(ctx, func(v kv.Reader) (*Decision, error) {
 			return DecideChunkLost(v, it.id, usable, NowNs(p.s.env.Clock.Now()))
 		})
+		return out, bytes, err
 	}
 	after, repaired, repairErr := p.store.Repair(chunks.ChunkID(it.id), placement)
 	out.repaired = len(repaired)
 	if len(repaired) > 0 {
-		err = p.propose(ctx, func(v kv.Reader) (*Decision, error) {
+		_, err = p.propose(ctx, func(v kv.Reader) (*Decision, error) {
 			return DecideFragmentRepaired(v, it.id, placementEvent(after), repaired, NowNs(p.s.env.Clock.Now()))
 		})
 	}
 	return out, bytes, errors.Join(repairErr, err)
 }
 
-// propose runs a scrub decision; a domain rejection (the chunk moved on)
-// is not an error of the pass.
-func (p *scrubPass) propose(ctx context.Context, decide func(kv.Reader) (*Decision, error)) error {
-	_, _, err := p.s.run(ctx, FirstChunkShard, decide)
+// propose runs a scrub decision and reports whether it recorded an event;
+// a domain rejection (the chunk moved on) is not an error of the pass.
+func (p *scrubPass) propose(ctx context.Context, decide func(kv.Reader) (*Decision, error)) (bool, error) {
+	d, _, err := p.s.run(ctx, FirstChunkShard, decide)
 	if err != nil && projections.ErrorCode(err) != "" {
-		return nil
+		return false, nil
 	}
-	return err
+	return d != nil && err == nil, err
 }
 
 // orphans deletes, on every healthy device, fragments that no record

@@ -79,7 +79,7 @@ func TestScrubRecordsLostChunkAndRewriteHeals(t *testing.T) {
 		d.DeleteFragment(key)
 	}
 	got := f.scrub(t, ScrubOptions{AllLocal: true})
-	if got.Lost != 1 || got.Repaired != 0 {
+	if got.Lost != 1 || got.LostRecorded != 1 || got.Repaired != 0 {
 		t.Fatalf("scrub: %+v", got)
 	}
 	if rec, _ := f.record(t, idB); !rec.Lost {
@@ -94,7 +94,7 @@ func TestScrubRecordsLostChunkAndRewriteHeals(t *testing.T) {
 		t.Fatalf("read of a lost chunk: %v", err)
 	}
 	r.Close()
-	if got := f.scrub(t, ScrubOptions{AllLocal: true}); got.Lost != 1 {
+	if got := f.scrub(t, ScrubOptions{AllLocal: true}); got.Lost != 1 || got.LostRecorded != 0 {
 		t.Fatalf("second scrub: %+v", got) // counted, not recorded twice
 	}
 	f.put(t, "again", body(pieceB, pieceB, pieceB))

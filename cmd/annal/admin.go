@@ -84,7 +84,7 @@ func adminCmd() *cobra.Command {
 			return nil
 		},
 	})
-	c.AddCommand(tenantCmd(a))
+	c.AddCommand(tenantCmd(a), scrubCmd(a), gcCmd(a))
 	return c
 }
 

@@ -59,6 +59,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (serves TLS on every listener when set)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	lifecycleFlags(c, &cfg)
 	return c
 }
 

@@ -56,6 +56,15 @@ type Config struct {
 	Out io.Writer
 	// S3Handler builds the S3 gateway; nil serves 501 for everything.
 	S3Handler func(*commands.Service) http.Handler
+
+	// Chunk lifecycle (lifecycle.go, ADR-013). Zero values take the
+	// defaults; a negative interval disables its loop (scrubs after a
+	// device failure and on demand still run).
+	GCInterval     time.Duration // default 300 s
+	GCCondemnGrace time.Duration // unreferenced this long → condemned; default 24 h
+	GCCollectGrace time.Duration // condemned this long → collected; default 24 h
+	OrphanGrace    time.Duration // unrecorded fragments older than this are deleted; default 24 h
+	ScrubInterval  time.Duration // default 6 h, plus a pass 30 s after start
 }
 
 func (c *Config) defaults() {
@@ -92,6 +101,7 @@ func (c *Config) defaults() {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
+	c.lifecycleDefaults()
 }
 
 // Node is one running annal server.
@@ -104,6 +114,7 @@ type Node struct {
 	devices  []chunks.Device
 	keys     *ClusterKeys
 	registry *prometheus.Registry
+	lc       *lifecycle
 	token    atomic.Value // string
 
 	ready   atomic.Bool
@@ -118,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	cfg.defaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, registry: prometheus.NewRegistry(), stop: make(chan struct{})}
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.lc = newLifecycle(n.registry)
 	if err := n.open(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -198,10 +210,12 @@ func (n *Node) openData(masters chunks.MasterKeys) (*commands.Data, error) {
 		}
 		n.devices = append(n.devices, d)
 	}
-	store, err := chunks.NewStore(n.devices)
+	store, err := chunks.NewStoreWithOptions(n.devices, chunks.StoreOptions{OnDeviceFailed: n.deviceFailed})
 	if err != nil {
 		return nil, err
 	}
+	n.lc.store = store
+	n.lc.registerStoreMetrics(n.registry)
 	profile := chunks.DefaultProfile()
 	if n.cfg.Devices < profile.Fragments() {
 		profile = chunks.Replicate(min(n.cfg.Devices, 3))
@@ -221,6 +235,7 @@ func (n *Node) boot(ctx context.Context) {
 		if err == nil {
 			n.ready.Store(true)
 			n.log.Info("node ready", "node", n.cfg.NodeID)
+			n.startLifecycle(ctx)
 			n.reconcileLoop(ctx)
 			return
 		}
@@ -342,6 +357,8 @@ func (n *Node) Close() error {
 		n.host.Close()
 	}
 	var errs []error
+	n.lc.scrubMu.Lock() // an admin scrub may be replacing devices
+	defer n.lc.scrubMu.Unlock()
 	for _, d := range n.devices {
 		errs = append(errs, d.Close())
 	}
