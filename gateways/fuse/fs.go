@@ -51,7 +51,8 @@ type Options struct {
 	UIDs IDMap
 	GIDs IDMap
 	// FlushBytes: pending bytes of one file that start a background flush
-	// (default 32 MiB). FlushSpans: pending runs that do (default 4096).
+	// (default 32 MiB). FlushSpans: pending runs that do (default 1024;
+	// each run costs the shard a segment rewrite when it applies).
 	FlushBytes int64
 	FlushSpans int
 	Logger     *slog.Logger
@@ -71,7 +72,7 @@ func (o *Options) defaults() {
 		o.FlushBytes = 32 << 20
 	}
 	if o.FlushSpans == 0 {
-		o.FlushSpans = 4096
+		o.FlushSpans = 1024
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

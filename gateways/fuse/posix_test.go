@@ -337,7 +337,7 @@ func testSymlinkHardLink(t *testing.T, dir string) {
 
 func testReaddir(t *testing.T, dir string) {
 	want := []string{}
-	for i := range 1500 { // more than one listing page
+	for i := range 1100 { // more than one listing page
 		name := strings.Repeat("n", i%7+1) + string(rune('a'+i%26)) + itoa(i)
 		want = append(want, name)
 		if i%100 == 0 {
@@ -574,13 +574,13 @@ func testLocks(t *testing.T, dir string) {
 // through one descriptor, read back through another.
 func testRandomWritesLargeFile(t *testing.T, dir string) {
 	p := join(dir, "big")
-	data := pattern(16<<20, 4)
+	data := pattern(8<<20, 4)
 	writeFile(t, p, data)
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 300 {
+	for i := range 120 {
 		off := int64(i*53_987+i*i*7) % int64(len(data)-4096)
 		chunk := pattern(100+i*13, byte(i))
 		if _, err := f.WriteAt(chunk, off); err != nil {

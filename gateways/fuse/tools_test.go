@@ -164,11 +164,11 @@ func testSqlite(t *testing.T, _, dst string) {
 }
 
 func testFio(t *testing.T, _, dst string) {
-	out := run(t, dst, "fio", "--name=verify", "--directory="+dst, "--rw=randrw", "--bs=4k", "--size=16m",
-		"--ioengine=psync", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--fsync=64", "--output-format=terse")
+	out := run(t, dst, "fio", "--name=verify", "--directory="+dst, "--rw=randrw", "--bs=4k", "--size=2m",
+		"--ioengine=psync", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--fsync=16", "--output-format=terse")
 	if !strings.HasPrefix(out, "3;") {
 		t.Fatalf("fio output: %s", out)
 	}
-	run(t, dst, "fio", "--name=seq", "--directory="+dst, "--rw=write", "--bs=1m", "--size=64m", "--ioengine=psync",
+	run(t, dst, "fio", "--name=seq", "--directory="+dst, "--rw=write", "--bs=1m", "--size=16m", "--ioengine=psync",
 		"--end_fsync=1", "--verify=md5", "--do_verify=1", "--verify_fatal=1", "--output-format=terse")
 }
