@@ -25,6 +25,7 @@ import (
 	"github.com/annal-storage/annal/cmd/annal/server"
 	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/gateways/native/client"
+	"github.com/annal-storage/annal/gateways/s3"
 )
 
 // Node is a running node and how to reach its native API.
@@ -61,7 +62,7 @@ func newConfig(t testing.TB, dir string) config {
 
 func (c config) server() server.Config {
 	return server.Config{DataDir: c.Dir, APIAddr: c.API, S3Addr: c.S3, AdminAddr: c.Admin, RaftAddr: c.Raft,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), S3Handler: s3.NewHandler}
 }
 
 // Start starts a single node in-process on dir and waits until it is
