@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -35,7 +36,12 @@ and unmounts on SIGINT or SIGTERM (a second signal detaches it lazily when
 files are still open). Files written through the mount are S3 objects with
 the same bytes; S3 writes appear in the mount within the cache timeouts.`,
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error { return runMount(f, args[0], args[1]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sig := make(chan os.Signal, 2)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sig)
+			return runMount(f, args[0], args[1], sig, os.Stdout)
+		},
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.endpoint, "endpoint", "127.0.0.1:9100", "native API address HOST:PORT, or an http(s):// URL")
@@ -65,7 +71,9 @@ func zeroAsOff(d time.Duration) time.Duration {
 	return d
 }
 
-func runMount(f mountFlags, bucket, mountpoint string) error {
+// runMount mounts and serves until a signal arrives on sig and the
+// mount is gone.
+func runMount(f mountFlags, bucket, mountpoint string, sig <-chan os.Signal, out io.Writer) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -97,12 +105,10 @@ func runMount(f mountFlags, bucket, mountpoint string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stdout, "annal: %s mounted on %s (Ctrl-C to unmount)\n", bucket, mountpoint)
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	fmt.Fprintf(out, "annal: %s mounted on %s (Ctrl-C to unmount)\n", bucket, mountpoint)
 	go unmountOnSignal(sig, srv, mountpoint, logger)
 	srv.Wait()
-	fmt.Fprintf(os.Stdout, "annal: %s unmounted\n", mountpoint)
+	fmt.Fprintf(out, "annal: %s unmounted\n", mountpoint)
 	return nil
 }
 

@@ -35,6 +35,11 @@ type Node struct {
 	S3Addr  string
 	Creds   client.Credentials
 	Node    *server.Node // nil for a child process
+	// Endpoint, when set, is the native API URL to use instead of
+	// APIAddr (an https:// URL for a TLS node); CAFile trusts its
+	// certificate.
+	Endpoint string
+	CAFile   string
 	cmd     *exec.Cmd
 	cfg     config
 }
@@ -66,11 +71,16 @@ func (c config) server() server.Config {
 }
 
 // Start starts a single node in-process on dir and waits until it is
-// ready; the test's cleanup closes it.
-func Start(t testing.TB, dir string) *Node {
+// ready; the test's cleanup closes it. Options adjust the node's
+// configuration.
+func Start(t testing.TB, dir string, options ...func(*server.Config)) *Node {
 	t.Helper()
 	c := newConfig(t, dir)
-	n, err := server.Start(context.Background(), c.server())
+	sc := c.server()
+	for _, o := range options {
+		o(&sc)
+	}
+	n, err := server.Start(context.Background(), sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +93,9 @@ func Start(t testing.TB, dir string) *Node {
 		time.Sleep(20 * time.Millisecond)
 	}
 	out := &Node{Dir: dir, APIAddr: c.API, S3Addr: c.S3, Node: n, cfg: c}
+	if sc.TLSCert != "" {
+		out.Endpoint = "https://" + c.API
+	}
 	out.Creds = loadCreds(t, dir)
 	return out
 }
@@ -99,7 +112,11 @@ func loadCreds(t testing.TB, dir string) client.Credentials {
 // Client returns a native API client for the node.
 func (n *Node) Client(t testing.TB) *client.Client {
 	t.Helper()
-	c, err := client.New(client.Config{Endpoint: n.APIAddr, Credentials: n.Creds, RetryFor: 60 * time.Second})
+	endpoint := n.APIAddr
+	if n.Endpoint != "" {
+		endpoint = n.Endpoint
+	}
+	c, err := client.New(client.Config{Endpoint: endpoint, Credentials: n.Creds, CAFile: n.CAFile, RetryFor: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
