@@ -40,8 +40,8 @@ type Node struct {
 	// certificate.
 	Endpoint string
 	CAFile   string
-	cmd     *exec.Cmd
-	cfg     config
+	cmd      *exec.Cmd
+	cfg      config
 }
 
 // FreeAddr returns a free loopback address.
