@@ -274,6 +274,19 @@ func (e *endpoint) last(t *testing.T, op route.Operation, path string) observati
 	return observation{}
 }
 
+// finished counts the requests of op on path the gateway has answered.
+func (e *endpoint) finished(op route.Operation, path string) int {
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	n := 0
+	for _, o := range e.rec.log {
+		if o.Operation == op && o.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int

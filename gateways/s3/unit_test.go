@@ -237,3 +237,29 @@ func TestWorkflowRefReachesContext(t *testing.T) {
 		t.Error("a request without the header carries a workflow ref")
 	}
 }
+
+// FuzzParseRange: any Range header against any size either is refused
+// with InvalidRange or selects bytes inside the object.
+func FuzzParseRange(f *testing.F) {
+	for _, h := range []string{"bytes=0-9", "bytes=-5", "bytes=7-", "bytes=1-2,4-5", "bytes=99999999999999999999-", ""} {
+		f.Add(h, int64(100))
+	}
+	f.Fuzz(func(t *testing.T, header string, size int64) {
+		if size < 0 {
+			size = -size
+		}
+		if size < 0 { // math.MinInt64
+			return
+		}
+		r, err := parseRange(header, size)
+		if err != nil {
+			if s3err.CodeOf(err) != s3err.InvalidRange {
+				t.Fatalf("%q of %d: %v", header, size, err)
+			}
+			return
+		}
+		if r.off < 0 || r.n < 0 || r.off+r.n > size || (!r.partial && (r.off != 0 || r.n != size)) || (r.partial && r.n == 0) {
+			t.Fatalf("%q of %d: %+v", header, size, r)
+		}
+	})
+}
