@@ -75,18 +75,6 @@ func (m *dirtyMap) merge(i, j int, off int64, data []byte) {
 	m.runs = append(m.runs[:i+1], m.runs[j:]...)
 }
 
-// overlay copies the pending bytes that fall in [off, off+len(dst)) into
-// dst.
-func (m *dirtyMap) overlay(dst []byte, off int64) {
-	end := off + int64(len(dst))
-	i := sort.Search(len(m.runs), func(i int) bool { return m.runs[i].end() > off })
-	for ; i < len(m.runs) && m.runs[i].off < end; i++ {
-		r := m.runs[i]
-		from, to := max(r.off, off), min(r.end(), end)
-		copy(dst[from-off:to-off], r.data[from-r.off:to-r.off])
-	}
-}
-
 // cut returns a copy of the pending runs overlapping [off, end), clipped
 // to it.
 func (m *dirtyMap) cut(off, end int64) []dirtyRun {
