@@ -73,6 +73,42 @@ func TestTwoMounts(t *testing.T) {
 		gb, _ := os.ReadFile(join(b, "shared"))
 		return bytes.Equal(ga, want) && bytes.Equal(gb, want)
 	})
+	// O_APPEND from both mounts at once: every record lands whole
+	var appenders sync.WaitGroup
+	for i, mnt := range []string{a, b} {
+		appenders.Go(func() {
+			f, err := os.OpenFile(join(mnt, "log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer f.Close()
+			for j := range 40 {
+				rec := strings.Repeat(string(rune('A'+i)), 50+j) + "\n"
+				if _, err := f.Write([]byte(rec)); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	appenders.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(string(readFile(t, join(a, "log"))), "\n"), "\n")
+	seen := map[string]int{}
+	for _, l := range lines {
+		if strings.Trim(l, l[:1]) != "" || len(l) < 50 {
+			t.Fatalf("a torn append record: %q", l)
+		}
+		seen[l[:1]]++
+	}
+	if len(lines) != 80 || seen["A"] != 40 || seen["B"] != 40 {
+		t.Fatalf("%d records (%v), want 40 from each mount", len(lines), seen)
+	}
 	// another bucket is another file system: rename and link across are EXDEV
 	c := mountNode(t, n, "other", fuse.MountOptions{})
 	wantErrno(t, "rename across namespaces", syscall.Rename(join(a, "renamed"), join(c, "x")), syscall.EXDEV)
