@@ -206,6 +206,8 @@ func (s *Store) putFragment(deviceID string, key FragmentKey, fragment []byte) e
 type ReadReport struct {
 	Missing []int // absent from its device, or the device failed or unknown
 	Corrupt []int // present but failed its checks
+	// ReadBytes is the fragment bytes fetched from devices.
+	ReadBytes int64
 }
 
 // Degraded reports whether the read met any unusable fragment.
@@ -244,6 +246,7 @@ func (s *Store) fetchInto(set *fragmentSet, report *ReadReport, id ChunkID, plac
 	})
 	for i, err := range errs {
 		index := from + i
+		report.ReadBytes += int64(len(fetched[i]))
 		if err == nil {
 			err = set.add(index, fetched[i])
 		}

@@ -243,9 +243,8 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 		return out, 0, nil // GC is deleting it
 	}
 	placement := placementOf(it.rec.Placement)
-	before := p.store.Stats().ReadBytes
 	report, usable, err := p.store.Check(chunks.ChunkID(it.id), placement)
-	bytes := p.store.Stats().ReadBytes - before // approximate under concurrency
+	bytes := report.ReadBytes
 	if err != nil || !report.Degraded() {
 		return out, bytes, err
 	}
