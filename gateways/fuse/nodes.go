@@ -190,7 +190,7 @@ func (fs *FS) Unlink(cancel <-chan struct{}, h *fuselib.InHeader, name string) f
 	}
 	ctx, stop := ctxOf(cancel)
 	defer stop()
-	if fs.hideIfOpen(ctx, h.NodeId, name) {
+	if _, ok := fs.hideIfOpen(ctx, h.NodeId, name); ok {
 		return fuselib.OK
 	}
 	return status(fs.b.Remove(ctx, h.NodeId, name, false))
@@ -229,28 +229,54 @@ func (fs *FS) Rename(cancel <-chan struct{}, in *fuselib.RenameIn, oldName, newN
 	ctx, stop := ctxOf(cancel)
 	defer stop()
 	noReplace := in.Flags&renameNoReplace != 0
+	var hidden hiddenFile
 	if !noReplace && !(in.NodeId == in.Newdir && oldName == newName) {
-		fs.hideIfOpen(ctx, in.Newdir, newName)
+		hidden, _ = fs.hideIfOpen(ctx, in.Newdir, newName)
 	}
-	return status(fs.b.Rename(ctx, wire.RenameRequest{SourceParent: in.NodeId, SourceName: oldName,
-		TargetParent: in.Newdir, TargetName: newName, NoReplace: noReplace}))
+	err := fs.b.Rename(ctx, wire.RenameRequest{SourceParent: in.NodeId, SourceName: oldName,
+		TargetParent: in.Newdir, TargetName: newName, NoReplace: noReplace})
+	if err != nil && hidden.name != "" {
+		fs.unhide(ctx, in.Newdir, newName, hidden)
+	}
+	return status(err)
+}
+
+// unhide gives a rename target hidden before a rename that then failed
+// its name back.
+func (fs *FS) unhide(ctx context.Context, parent uint64, name string, h hiddenFile) {
+	err := fs.b.Rename(ctx, wire.RenameRequest{SourceParent: parent, SourceName: h.name, TargetParent: parent, TargetName: name})
+	if err != nil {
+		fs.log.Warn("annal mount: restoring a name after a failed rename", "name", name, "err", err)
+		return
+	}
+	if in := fs.lookupInode(h.ino); in != nil {
+		in.mu.Lock()
+		in.orphan = false
+		in.mu.Unlock()
+	}
+}
+
+// hiddenFile is a file renamed to a hidden name.
+type hiddenFile struct {
+	ino  uint64
+	name string
 }
 
 // hideIfOpen renames a regular file with one name that this mount has
 // open to a hidden name instead of removing it, and reports whether it
 // did.
-func (fs *FS) hideIfOpen(ctx context.Context, parent uint64, name string) bool {
+func (fs *FS) hideIfOpen(ctx context.Context, parent uint64, name string) (hiddenFile, bool) {
 	if strings.HasPrefix(name, sillyPrefix) || !fs.anyOpen() {
-		return false
+		return hiddenFile{}, false
 	}
 	a, err := fs.b.Lookup(ctx, parent, name)
 	if err != nil || !a.IsFile() || a.Nlink != 1 || !fs.isOpen(a.Ino) {
-		return false
+		return hiddenFile{}, false
 	}
 	hidden := fmt.Sprintf("%s%x", sillyPrefix, a.Ino)
 	if err := fs.b.Rename(ctx, wire.RenameRequest{SourceParent: parent, SourceName: name, TargetParent: parent, TargetName: hidden}); err != nil {
-		return false
+		return hiddenFile{}, false
 	}
 	fs.markOrphan(a, parent, hidden)
-	return true
+	return hiddenFile{ino: a.Ino, name: hidden}, true
 }

@@ -301,6 +301,13 @@ func testRename(t *testing.T, dir string) {
 	if string(old) != "A" || string(readFile(t, b)) != "new" {
 		t.Fatalf("open target after rename: %q, new content %q", old, readFile(t, b))
 	}
+	// a failed rename onto a file this mount has open leaves it in place
+	g, _ := os.Open(b)
+	defer g.Close()
+	wantErrno(t, "rename of a missing source", syscall.Rename(join(dir, "missing"), b), syscall.ENOENT)
+	if got := string(readFile(t, b)); got != "new" {
+		t.Fatalf("target after a failed rename: %q", got)
+	}
 }
 
 func testSymlinkHardLink(t *testing.T, dir string) {
