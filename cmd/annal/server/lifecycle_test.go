@@ -145,11 +145,34 @@ func metric(t *testing.T, n *Node, name string) float64 {
 	return 0
 }
 
-// Goal (issue 6 item 5 and 7): a user deletes two of the six device
+// corruptOneFragment flips a payload byte of one fragment file on a
+// device directory and returns its path.
+func corruptOneFragment(t *testing.T, dir string) string {
+	t.Helper()
+	var victim string
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && victim == "" && !d.IsDir() && strings.Contains(d.Name(), ".0") {
+			victim = path
+		}
+		return nil
+	})
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[16+chunks.FragmentHeaderBytes+100] ^= 0x01 // device file header, fragment header, payload
+	if err := os.WriteFile(victim, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return victim
+}
+
+// Goal (issue 6 items 5 and 7): a user deletes two of the six device
 // directories under a running zero-config server. Reads still return the
 // right bytes; `annal admin scrub` (POST /v1/scrub) brings the
 // directories back as fresh devices and every chunk again has all six
-// fragments, each verified on disk.
+// fragments, each verified on disk. Then a fragment rots on disk (one
+// payload bit): the next scrub rewrites it.
 func TestDeviceDirectoriesDeletedThenScrub(t *testing.T) {
 	n, p := singleNode(t, func(c *Config) { c.ScrubInterval = -1; c.GCInterval = -1 })
 	svc := n.Service()
@@ -186,6 +209,10 @@ func TestDeviceDirectoriesDeletedThenScrub(t *testing.T) {
 	// had its two missing fragments rebuilt exactly once.
 	if got := metric(t, n, "annal_scrub_fragments_repaired_total"); got != float64(2*len(records)) {
 		t.Fatalf("fragments repaired %v, want %d", got, 2*len(records))
+	}
+	corruptOneFragment(t, filepath.Join(n.cfg.DataDir, "devices", "dev2"))
+	if lines := adminScrub(t, n); lines[len(lines)-1].Repaired != 1 || lines[len(lines)-1].Lost != 0 {
+		t.Fatalf("scrub after a fragment rotted: %+v", lines[len(lines)-1])
 	}
 	for _, dev := range []string{"dev1", "dev4"} {
 		if _, err := os.Stat(filepath.Join(n.cfg.DataDir, "devices", dev, "annal-device")); err != nil {
