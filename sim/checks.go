@@ -109,8 +109,9 @@ func (c *checks) onApply(n *node, shard, idx uint64, e entry, res annallog.Resul
 	}
 }
 
-// trackChunks records chunks a chunk-shard entry stores and checks that a
-// namespace entry references only recorded ones.
+// trackChunks follows chunk lifecycles through the chunk shard's
+// entries and checks that namespace entries reference only recorded,
+// live chunks.
 func (c *checks) trackChunks(shard, idx uint64, data []byte) {
 	p, err := annallog.DecodeProposal(data)
 	if err != nil {
@@ -121,14 +122,7 @@ func (c *checks) trackChunks(shard, idx uint64, data []byte) {
 		if err != nil {
 			continue
 		}
-		for _, ch := range env.Header.ChunkRefs {
-			switch {
-			case shard == commands.FirstChunkShard:
-				c.recorded[ch] = true
-			case !c.recorded[ch]:
-				c.w.violate(OracleChunkRecorded, "shard %d index %d: %s references chunk %s the chunk shard has not recorded", shard, idx, env.Type, ch)
-			}
-		}
+		c.chunkLifecycle(shard, idx, env)
 	}
 }
 

@@ -25,12 +25,14 @@ type client struct {
 	env commands.Env
 	p   commands.Principal
 
-	busy    bool
-	req     uint64
-	wait    *waiting
-	hints   map[uint64]int // shard → believed leader
-	gateway int
-	opsDone int
+	busy bool
+	// maintenance: this client runs GC and scrub, not the workload.
+	maintenance bool
+	req         uint64
+	wait        *waiting
+	hints       map[uint64]int // shard → believed leader
+	gateway     int
+	opsDone     int
 }
 
 var (

@@ -137,6 +137,10 @@ const (
 	// references new chunks without waiting for the chunk shard to record
 	// them (I-L5).
 	BugReferenceBeforeRecord
+	// BugReleaseAnyNamespace: bucket deletion releases whatever namespace
+	// holds the name, not the one it sealed (the Service's bug the
+	// simulator found); bucket churn is frequent while it is planted.
+	BugReleaseAnyNamespace
 )
 
 // BugInfo names a planted bug and the oracle that must catch it.
@@ -160,6 +164,7 @@ var Bugs = []BugInfo{
 	{BugLocalWrite, "local-write", OracleConvergence},
 	{BugLiveOnlyWrite, "live-only-write", OracleReplay},
 	{BugReferenceBeforeRecord, "reference-before-record", OracleChunkRecorded},
+	{BugReleaseAnyNamespace, "release-any-namespace", OracleBucketDelete},
 }
 
 // ParseBugs parses a comma-separated list of planted bug names.
@@ -209,6 +214,15 @@ type Config struct {
 	TailLines int
 	// TraceTo, when set, receives every trace line as it happens.
 	TraceTo io.Writer
+	// GCGraceMs overrides both GC grace periods (condemn, collect) in
+	// simulated milliseconds; 0 draws them from the seed (1–5 s, 3–8 s).
+	// Graces shorter than the longest stall of a writer expose the
+	// collect-under-a-writer race (OracleGCReferenced).
+	GCGraceMs int64
+	// OrphanGraceMs overrides the orphan-fragment grace (default one
+	// hour, longer than any run); shorter ones expose the race between a
+	// slow writer and orphan collection.
+	OrphanGraceMs int64
 }
 
 // MaxNodes bounds the cluster size.
@@ -233,6 +247,12 @@ func (c Config) withDefaults() (Config, error) {
 // Command is the command line that replays the run.
 func (c Config) Command() string {
 	s := fmt.Sprintf("annal sim --seed %d --steps %d --nodes %d --faults %s", c.Seed, c.Steps, c.Nodes, c.Faults)
+	if c.GCGraceMs != 0 {
+		s += fmt.Sprintf(" --gc-grace %d", c.GCGraceMs)
+	}
+	if c.OrphanGraceMs != 0 {
+		s += fmt.Sprintf(" --orphan-grace %d", c.OrphanGraceMs)
+	}
 	if c.Bugs != 0 {
 		s += " --bugs " + c.Bugs.String()
 	}

@@ -11,8 +11,10 @@ import (
 
 	"github.com/annal-storage/annal/chunks"
 	"github.com/annal-storage/annal/commands"
+	annallog "github.com/annal-storage/annal/log"
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
+	"github.com/annal-storage/annal/projections"
 	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/namespace"
 )
@@ -129,83 +131,224 @@ func (c *client) chunkRecord(id event.ChunkID) (chunkstate.Record, bool) {
 
 // storeBody does what the Service's writeBody does for a body held in
 // memory: inline when small (unless forced), else chunk, deduplicate
-// against the gateway's chunk-shard replica, seal, erasure-code, write
-// every fragment, record the new chunks on the chunk shard, then build
-// the segments.
+// against the chunk shard (following the chunk's lifecycle), seal,
+// erasure-code, write every fragment, record the new chunks on the chunk
+// shard, then build the segments.
 func (c *client) storeBody(body []byte, force bool, k func(commands.Written, error)) {
 	if len(body) <= inlineThresholdBytes && !force {
 		k(commands.InlineContent(body), nil)
 		return
 	}
-	refs, err := c.writeChunks(body)
-	if err != nil {
-		k(commands.Written{}, err)
-		return
-	}
-	finish := func() {
-		w, err := commands.SegmentedContent(c.env, commands.ChunkExtents(refs), int64(len(body)))
-		sum := md5.Sum(body)
-		w.MD5 = sum[:]
-		k(w, err)
-	}
-	c.recordChunks(refs, func(err error) {
+	c.storeChunks(body, func(refs []chunks.ChunkRef, err error) {
 		if err != nil {
 			k(commands.Written{}, err)
 			return
 		}
-		finish()
+		w, err := commands.SegmentedContent(c.env, commands.ChunkExtents(refs), int64(len(body)))
+		sum := md5.Sum(body)
+		w.MD5 = sum[:]
+		k(w, err)
 	})
 }
 
-// recordChunks proposes the ChunksStored of new chunks and waits for it
-// to commit (I-L5: before anything references them).
-func (c *client) recordChunks(refs []chunks.ChunkRef, k func(error)) {
-	d := commands.DecideRecordChunks(c.env, c.p, refs)
-	if d == nil || c.w.cfg.Bugs&BugReferenceBeforeRecord != 0 {
-		k(nil)
-		return
-	}
-	c.submit(d, func(o outcome) {
-		if o.err != nil {
-			k(fmt.Errorf("record chunks: %w", o.err))
+// storeChunks writes and records a body's chunks.
+func (c *client) storeChunks(body []byte, k func([]chunks.ChunkRef, error)) {
+	c.writeChunks(body, func(refs []chunks.ChunkRef, err error) {
+		if err != nil {
+			k(nil, err)
 			return
 		}
-		k(nil)
+		c.recordChunks(refs, 0, k)
 	})
 }
 
-// writeChunks chunks body and stores the chunks the chunk shard does not
-// hold yet.
-func (c *client) writeChunks(body []byte) ([]chunks.ChunkRef, error) {
-	wr := c.writer()
+// writeChunks chunks body and stores, in order, each chunk the chunk
+// shard does not hold (dedupChunk).
+func (c *client) writeChunks(body []byte, k func([]chunks.ChunkRef, error)) {
 	chunker, err := chunks.NewChunker(bytes.NewReader(body), chunkerParams)
 	if err != nil {
-		return nil, err
+		k(nil, err)
+		return
 	}
-	var refs []chunks.ChunkRef
+	var pieces [][]byte
 	for {
 		b, err := chunker.Next()
 		if errors.Is(err, io.EOF) {
-			return refs, nil
+			break
 		}
 		if err != nil {
-			return nil, err
+			k(nil, err)
+			return
 		}
-		id := wr.ID(b)
-		if _, ok := c.chunkRecord(event.ChunkID(id)); ok {
-			refs = append(refs, chunks.ChunkRef{ID: id, PlaintextBytes: len(b), Deduplicated: true})
-			continue
-		}
-		ref, err := wr.WriteChunk(b)
-		if err != nil {
-			c.w.tracef("client c%d chunk write failed: %v", c.id, err)
-			return nil, err
-		}
-		if c.w.cfg.Bugs&BugLeakPlaintext != 0 {
-			_ = c.w.allDisks()[0].PutFragment(chunks.FragmentKey{Chunk: id, Index: 250}, append([]byte(nil), b...))
-		}
-		refs = append(refs, ref)
+		pieces = append(pieces, append([]byte(nil), b...))
 	}
+	wr := c.writer()
+	refs := make([]chunks.ChunkRef, 0, len(pieces))
+	var next func(i int)
+	next = func(i int) {
+		if i == len(pieces) {
+			k(refs, nil)
+			return
+		}
+		b := pieces[i]
+		id := wr.ID(b)
+		c.dedupChunk(event.ChunkID(id), 0, func(dedup bool, err error) {
+			if err != nil {
+				k(nil, err)
+				return
+			}
+			if dedup {
+				refs = append(refs, chunks.ChunkRef{ID: id, PlaintextBytes: len(b), Deduplicated: true})
+				next(i + 1)
+				return
+			}
+			ref, err := wr.WriteChunk(b)
+			if err != nil {
+				c.w.tracef("client c%d chunk write failed: %v", c.id, err)
+				k(nil, err)
+				return
+			}
+			if c.w.cfg.Bugs&BugLeakPlaintext != 0 {
+				_ = c.w.allDisks()[0].PutFragment(chunks.FragmentKey{Chunk: id, Index: 250}, append([]byte(nil), b...))
+			}
+			refs = append(refs, ref)
+			next(i + 1)
+		})
+	}
+	next(0)
+}
+
+// maxDedupWaits bounds how long a writer waits out a chunk being
+// collected (the Service's backoff gives up too).
+const maxDedupWaits = 30
+
+// dedupChunk is the Service's dedupChunk: on a linearizable view of the
+// chunk shard, an absent chunk is written; a Live one is referenced
+// (rewritten when lost); a Condemned one is revived first; a Collecting
+// one is waited out.
+func (c *client) dedupChunk(id event.ChunkID, attempt int, k func(bool, error)) {
+	c.read(commands.ChunkShardOf(id), func(v *shardView, err error) {
+		if err != nil {
+			k(false, err)
+			return
+		}
+		rec, ok, err := chunkstate.Get(v, id)
+		switch {
+		case err != nil:
+			k(false, err)
+		case !ok:
+			k(false, nil)
+		case rec.State == chunkstate.Live:
+			k(!rec.Lost, nil)
+		case rec.State == chunkstate.Condemned:
+			d := chunkDecision(&event.ChunkRevived{Chunk: id, RevivedNs: commands.NowNs(c.env.Clock.Now())}, id)
+			c.submit(d, func(o outcome) {
+				switch {
+				case o.err != nil:
+					k(false, fmt.Errorf("revive chunk %s: %w", id, o.err))
+				case o.res.Status == annallog.StatusRejected:
+					c.dedupChunk(id, attempt, k) // the state moved: look again
+				default:
+					k(!rec.Lost, nil)
+				}
+			})
+		default:
+			if attempt >= maxDedupWaits {
+				k(false, fmt.Errorf("%w: chunk %s stayed being collected", commands.ErrConflict, id))
+				return
+			}
+			c.w.at(c.w.between(backoffMinMs, backoffMaxMs), func() { c.dedupChunk(id, attempt+1, k) })
+		}
+	})
+}
+
+// chunkDecision is one chunk-lifecycle event on the chunk's shard.
+func chunkDecision(body event.Body, id event.ChunkID) *commands.Decision {
+	return &commands.Decision{Shard: commands.ChunkShardOf(id), Actor: "system:chunk-lifecycle",
+		Events: []commands.Pending{{Body: body, Header: event.Header{ChunkRefs: []event.ChunkID{id}}}}}
+}
+
+// recordChunks proposes the ChunksStored of new chunks and waits for it
+// to commit (I-L5: before anything references them). Refused because GC
+// was collecting one of them, it waits out the purge, rebuilds the
+// written chunks' fragments and records again (the Service's
+// restoreAfterCollect), up to three times.
+func (c *client) recordChunks(refs []chunks.ChunkRef, attempt int, k func([]chunks.ChunkRef, error)) {
+	d := commands.DecideRecordChunks(c.env, c.p, refs)
+	if d == nil || c.w.cfg.Bugs&BugReferenceBeforeRecord != 0 {
+		k(refs, nil)
+		return
+	}
+	c.submit(d, func(o outcome) {
+		err := o.err
+		if err == nil && o.res.Status == annallog.StatusRejected {
+			err = commands.ResultError(o.res)
+		}
+		switch {
+		case err == nil:
+			k(refs, nil)
+		case errors.Is(err, projections.ErrChunkCollecting) && attempt < 3:
+			c.restoreAfterCollect(refs, func(refs []chunks.ChunkRef, err error) {
+				if err != nil {
+					k(nil, err)
+					return
+				}
+				c.recordChunks(refs, attempt+1, k)
+			})
+		default:
+			k(nil, fmt.Errorf("record chunks: %w", err))
+		}
+	})
+}
+
+// restoreAfterCollect waits until none of the written chunks is being
+// collected, then rebuilds their fragments from the survivors.
+func (c *client) restoreAfterCollect(refs []chunks.ChunkRef, k func([]chunks.ChunkRef, error)) {
+	c.waitPurged(refs, 0, func(err error) {
+		if err != nil {
+			k(nil, err)
+			return
+		}
+		out := append([]chunks.ChunkRef(nil), refs...)
+		store := c.writer().Store()
+		for i, ref := range out {
+			if ref.Deduplicated {
+				continue
+			}
+			placement, _, err := store.Repair(ref.ID, ref.Placement)
+			if err != nil {
+				k(nil, fmt.Errorf("%w: chunk %s was collected while being written: %v", commands.ErrConflict, ref.ID, err))
+				return
+			}
+			out[i].Placement = placement
+		}
+		k(out, nil)
+	})
+}
+
+func (c *client) waitPurged(refs []chunks.ChunkRef, attempt int, k func(error)) {
+	c.read(commands.FirstChunkShard, func(v *shardView, err error) {
+		if err != nil {
+			k(err)
+			return
+		}
+		for _, ref := range refs {
+			rec, ok, err := chunkstate.Get(v, event.ChunkID(ref.ID))
+			if err != nil {
+				k(err)
+				return
+			}
+			if !ref.Deduplicated && ok && rec.State == chunkstate.Collecting {
+				if attempt >= maxDedupWaits {
+					k(fmt.Errorf("%w: chunks stayed being collected", commands.ErrConflict))
+					return
+				}
+				c.w.at(c.w.between(backoffMinMs, backoffMaxMs), func() { c.waitPurged(refs, attempt+1, k) })
+				return
+			}
+		}
+		k(nil)
+	})
 }
 
 // readContent reads a version's bytes as GetObject streams them: inline

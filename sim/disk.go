@@ -52,11 +52,13 @@ const (
 
 type extent struct{ start, blocks int }
 
-// stored is an index entry: where a fragment is, its size and checksum.
+// stored is an index entry: where a fragment is, its size, checksum and
+// when it was written (simulated ms).
 type stored struct {
 	extent
-	size int
-	crc  uint32
+	size      int
+	crc       uint32
+	writtenMs int64
 }
 
 type blockWrite struct {
@@ -169,7 +171,7 @@ func (d *disk) recover() {
 		}
 		d.seq = rec.seq
 		if rec.put {
-			d.index[rec.key] = stored{extent{rec.start, rec.blocks}, rec.size, rec.crc}
+			d.index[rec.key] = stored{extent{rec.start, rec.blocks}, rec.size, rec.crc, rec.writtenMs}
 		} else {
 			delete(d.index, rec.key)
 		}
@@ -280,7 +282,7 @@ func (d *disk) PutFragment(key chunks.FragmentKey, data []byte) error {
 	d.sync()
 	d.seq++
 	d.write(true, d.jtop, encodeRecord(record{seq: d.seq, put: true, key: key, start: ext.start, blocks: ext.blocks,
-		size: len(data), crc: crc32.Checksum(data, crcTable)}))
+		size: len(data), crc: crc32.Checksum(data, crcTable), writtenMs: d.w.now}))
 	d.jtop++
 	if d.cut(2) {
 		return errPowerCut
@@ -289,7 +291,8 @@ func (d *disk) PutFragment(key chunks.FragmentKey, data []byte) error {
 	if old, had := d.index[key]; had {
 		d.release(old.extent)
 	}
-	d.index[key] = stored{ext, len(data), crc32.Checksum(data, crcTable)}
+	d.index[key] = stored{ext, len(data), crc32.Checksum(data, crcTable), d.w.now}
+	d.w.tracef("disk %s put %x/%d", d.id, key.Chunk[:4], key.Index)
 	return nil
 }
 
@@ -329,6 +332,7 @@ func (d *disk) DeleteFragment(key chunks.FragmentKey) error {
 	d.sync()
 	delete(d.index, key)
 	d.release(old.extent)
+	d.w.tracef("disk %s delete %x/%d", d.id, key.Chunk[:4], key.Index)
 	return nil
 }
 
@@ -338,7 +342,9 @@ func (d *disk) ListFragments(fn func(chunks.FragmentInfo) error) error {
 		return err
 	}
 	for _, k := range d.keys() {
-		if err := fn(chunks.FragmentInfo{Key: k, SizeBytes: int64(d.index[k].blocks * diskBlockBytes)}); err != nil {
+		e := d.index[k]
+		info := chunks.FragmentInfo{Key: k, SizeBytes: int64(e.blocks * diskBlockBytes), WrittenUnixNano: (simEpochMs + e.writtenMs) * 1_000_000}
+		if err := fn(info); err != nil {
 			return err
 		}
 	}
@@ -379,13 +385,14 @@ func (d *disk) flipKey(k chunks.FragmentKey) (chunks.FragmentKey, bool) {
 // record is one journal record: a fragment put (its extent, size and
 // data checksum) or delete.
 type record struct {
-	seq    uint64
-	put    bool
-	key    chunks.FragmentKey
-	start  int
-	blocks int
-	size   int
-	crc    uint32
+	seq       uint64
+	put       bool
+	key       chunks.FragmentKey
+	start     int
+	blocks    int
+	size      int
+	crc       uint32
+	writtenMs int64
 }
 
 var recordMagic = []byte("SJR1")
@@ -404,10 +411,11 @@ func encodeRecord(r record) []byte {
 		b = binary.BigEndian.AppendUint32(b, uint32(v))
 	}
 	b = binary.BigEndian.AppendUint32(b, r.crc)
+	b = binary.BigEndian.AppendUint64(b, uint64(r.writtenMs))
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
-const recordBytes = 4 + 8 + 1 + 32 + 1 + 12 + 4 + 4
+const recordBytes = 4 + 8 + 1 + 32 + 1 + 12 + 4 + 8 + 4
 
 func decodeRecord(b []byte) (record, bool) {
 	if len(b) < recordBytes { // the medium trims trailing zeros
@@ -427,5 +435,6 @@ func decodeRecord(b []byte) (record, bool) {
 	r.blocks = int(binary.BigEndian.Uint32(b[50:]))
 	r.size = int(binary.BigEndian.Uint32(b[54:]))
 	r.crc = binary.BigEndian.Uint32(b[58:])
+	r.writtenMs = int64(binary.BigEndian.Uint64(b[62:]))
 	return r, true
 }

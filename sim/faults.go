@@ -158,35 +158,16 @@ func (f *diskFaults) inject() {
 	f.injected++
 }
 
-// scrub repairs damaged chunks whose placement devices are all
-// reachable (repair writes back to the same devices, so the recorded
-// placement stays right). BugCollectReferenced strikes here.
-func (f *diskFaults) scrub() {
-	w := f.w
-	if w.cfg.Bugs&BugCollectReferenced != 0 {
-		f.collectReferenced()
+// repaired clears the damage of fragments a recorded repair rebuilt.
+func (f *diskFaults) repaired(id chunks.ChunkID, indexes []int) {
+	m := f.damage[id]
+	for _, i := range indexes {
+		m &^= 1 << i
 	}
-	ids := make([]chunks.ChunkID, 0, len(f.damage))
-	for id := range f.damage {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b chunks.ChunkID) int { return bytes.Compare(a[:], b[:]) })
-	for _, id := range ids {
-		rec, ok := w.committedChunkRecord(event.ChunkID(id))
-		if !ok || !w.reachable(rec.Placement.Devices) {
-			continue
-		}
-		placement := commands.PlacementOf(rec.Placement)
-		after, repaired, err := w.storeOf().Repair(id, placement)
-		if len(repaired) > 0 {
-			w.tracef("scrub repaired %s fragments %v on %v (%v)", id, repaired, after.Devices, err)
-		}
-		// A fragment rebuilt on a spare device is not where the recorded
-		// placement says (nothing records a repair's new placement yet), so
-		// it does not count as repaired.
-		if err == nil && slices.Equal(after.Devices, placement.Devices) {
-			delete(f.damage, id)
-		}
+	if m == 0 {
+		delete(f.damage, id)
+	} else {
+		f.damage[id] = m
 	}
 }
 
@@ -206,17 +187,6 @@ func (f *diskFaults) collectReferenced() {
 		w.cfg.Bugs &^= BugCollectReferenced
 		return
 	}
-}
-
-func (f *diskFaults) scheduleScrub() {
-	w := f.w
-	w.at(w.between(300, 1500), func() {
-		if w.phase != phaseSafety {
-			return
-		}
-		f.scrub()
-		f.scheduleScrub()
-	})
 }
 
 // referencedChunks lists, in order, the chunks the live segments of every

@@ -38,12 +38,14 @@ func (w *world) start() {
 	for i := range w.par.clients {
 		w.clients = append(w.clients, newClient(w, i))
 	}
+	maint := newClient(w, len(w.clients))
+	maint.maintenance = true
+	w.clients = append(w.clients, maint)
 	w.tracef("boot seed=%d nodes=%d faults=%s clients=%d profile=%s", w.cfg.Seed, w.cfg.Nodes, w.cfg.Faults, len(w.clients), w.profile())
 	w.startBootstrap()
 	w.scheduleCrashes()
 	w.schedulePartitions()
 	w.faults.schedule()
-	w.faults.scheduleScrub()
 	w.scheduleRefChecks()
 }
 
@@ -164,7 +166,6 @@ func (w *world) shardUnconverged(shard uint64) string {
 // finish runs the end-of-run oracles on the converged cluster.
 func (w *world) finish() {
 	w.phase = phaseFinal
-	w.faults.scrub()
 	ref := w.nodes[0].store
 	steps := []func(){
 		func() { w.checks.checkAcked(ref) },

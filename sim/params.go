@@ -23,6 +23,11 @@ type params struct {
 	clients          int
 	thinkMaxMs       int64
 	requestTimeoutMs int64
+	// Chunk maintenance: GC and scrub passes, grace periods.
+	maintMinMs, maintMaxMs int64
+	condemnGraceMs         int64
+	collectGraceMs         int64
+	orphanGraceMs          int64
 }
 
 func drawParams(r *rand.Rand, cfg Config) params {
@@ -33,6 +38,11 @@ func drawParams(r *rand.Rand, cfg Config) params {
 		clients:          2 + r.IntN(3),
 		thinkMaxMs:       5 + r.Int64N(40),
 		requestTimeoutMs: 150 + r.Int64N(150),
+		maintMinMs:       200,
+		maintMaxMs:       200 + r.Int64N(1500),
+		condemnGraceMs:   1000 + r.Int64N(4000),
+		collectGraceMs:   3000 + r.Int64N(5000),
+		orphanGraceMs:    orphanGraceMs,
 	}
 	f := cfg.Faults
 	if f&FaultDrop != 0 {
@@ -54,9 +64,21 @@ func drawParams(r *rand.Rand, cfg Config) params {
 		p.partitionMinMs = 50 + r.Int64N(200)
 		p.partitionMaxMs = p.partitionMinMs + r.Int64N(1500)
 	}
+	if cfg.GCGraceMs > 0 {
+		p.condemnGraceMs, p.collectGraceMs = cfg.GCGraceMs, cfg.GCGraceMs
+	}
+	if cfg.OrphanGraceMs > 0 {
+		p.orphanGraceMs = cfg.OrphanGraceMs
+	}
 	if f&FaultDisk != 0 {
 		p.diskMeanMs = 300 + r.Int64N(2000)
 		p.powerCutP = 0.002 + 0.01*r.Float64()
 	}
 	return p
 }
+
+// orphanGraceMs is how old an unplaced fragment must be before scrub
+// deletes it, in simulated time: longer than any run, because scrub
+// cannot tell a fragment whose writer is still recording it from an
+// orphan except by its age (see the report of the orphan-grace race).
+const orphanGraceMs = 3_600_000

@@ -224,16 +224,12 @@ func (c *client) posixWrite(path string, appendMode bool, done func()) {
 		proceed()
 		return
 	}
-	var err error
-	if refs, err = c.writeChunks(data); err != nil {
-		done()
-		return
-	}
-	c.recordChunks(refs, func(err error) {
+	c.storeChunks(data, func(stored []chunks.ChunkRef, err error) {
 		if err != nil {
 			done()
 			return
 		}
+		refs = stored
 		proceed()
 	})
 }

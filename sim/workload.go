@@ -22,6 +22,10 @@ func objName(bucket, key string) string { return "s3:" + bucket + "/" + key }
 
 // loop runs operations until the safety phase ends.
 func (c *client) loop() {
+	if c.maintenance {
+		c.maintLoop()
+		return
+	}
 	if c.w.phase != phaseSafety || c.w.fail != nil {
 		c.busy = false
 		return
@@ -38,7 +42,12 @@ func (c *client) loop() {
 func (c *client) nextOp(done func()) {
 	bucket := s3Buckets[c.rng.IntN(len(s3Buckets))]
 	key := s3Keys[c.rng.IntN(len(s3Keys))]
-	switch r := c.rng.IntN(100); {
+	r := c.rng.IntN(100)
+	if c.w.cfg.Bugs&BugReleaseAnyNamespace != 0 && r >= 50 {
+		c.opBucketChurn(done)
+		return
+	}
+	switch {
 	case r < 12:
 		c.opPut(bucket, key, c.smallBody(), c.conditions(bucket, key), done)
 	case r < 24:

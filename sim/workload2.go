@@ -160,6 +160,18 @@ func (c *client) opSetTags(bucket, key string, done func()) {
 	})
 }
 
+// releaseAnyNamespace is the control step of DeleteBucket as it was
+// before the simulator found its race: it releases whatever namespace
+// holds the name.
+func releaseAnyNamespace(v kv.Reader, p commands.Principal, name string) (*commands.Decision, error) {
+	ns, err := control.NamespaceByName(v, p.Tenant, name)
+	if err != nil {
+		return nil, nil
+	}
+	b := &event.NamespaceDeleted{TenantID: p.Tenant, Name: name, ShardID: ns.ShardID}
+	return &commands.Decision{Shard: commands.ControlShard, Tenant: p.Tenant, Actor: p.Actor(), Events: []commands.Pending{{Body: b}}}, nil
+}
+
 // maxChurn bounds bucket churn per run: each bucket is a Raft group that
 // stays (idle) after deletion.
 const maxChurn = 8
@@ -168,7 +180,11 @@ const maxChurn = 8
 // in it, and deletes it again (Service.DeleteBucket: seal the namespace,
 // then release the name), racing other clients doing the same.
 func (c *client) opBucketChurn(done func()) {
-	if c.w.churned >= maxChurn {
+	limit := maxChurn
+	if c.w.cfg.Bugs&BugReleaseAnyNamespace != 0 {
+		limit *= 8
+	}
+	if c.w.churned >= limit {
 		done()
 		return
 	}
@@ -203,6 +219,9 @@ func (c *client) deleteBucket(name string, shard uint64, done func()) {
 			return
 		}
 		c.run(commands.ControlShard, func(v kv.Reader) (*commands.Decision, error) {
+			if c.w.cfg.Bugs&BugReleaseAnyNamespace != 0 {
+				return releaseAnyNamespace(v, c.p, name)
+			}
 			return commands.DecideDeleteNamespace(v, c.p, name, shard)
 		}, func(o outcome) {
 			c.w.tracef("op c%d churn %s deleted: %v", c.id, name, o.err)

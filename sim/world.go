@@ -141,6 +141,9 @@ type Stats struct {
 	Linearizable int // objects checked
 	Inconclusive int // objects whose check ran out of budget
 	ReadErrors   int
+	// ScrubLost counts chunks scrub found with too few usable fragments
+	// (reachable ones: unreachable devices count as missing).
+	ScrubLost int
 	// LaggingChunkRecords counts chunk reads whose record had not reached
 	// the gateway's chunk-shard replica (see client.readChunk).
 	LaggingChunkRecords int

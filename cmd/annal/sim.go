@@ -56,11 +56,15 @@ reports failing seeds and simulated steps per second.`,
 	f.IntVar(&o.parallel, "parallel", runtime.GOMAXPROCS(0), "seeds run at once in a sweep")
 	f.BoolVar(&o.trace, "trace", false, "print every simulated event")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print run statistics")
+	f.Int64Var(&o.gcGraceMs, "gc-grace", 0, "GC grace periods in simulated ms (0: drawn from the seed)")
+	f.Int64Var(&o.orphanGraceMs, "orphan-grace", 0, "orphan-fragment grace in simulated ms (0: one hour)")
 	_ = f.MarkHidden("bugs")
 	return c
 }
 
 type simOptions struct {
+	gcGraceMs      int64
+	orphanGraceMs  int64
 	seed           uint64
 	steps, nodes   int
 	faults, bugs   string
@@ -78,7 +82,8 @@ func (o simOptions) config() (sim.Config, error) {
 	if err != nil {
 		return sim.Config{}, err
 	}
-	return sim.Config{Seed: o.seed, Steps: o.steps, Nodes: o.nodes, Faults: faults, Bugs: bugs}, nil
+	return sim.Config{Seed: o.seed, Steps: o.steps, Nodes: o.nodes, Faults: faults, Bugs: bugs,
+		GCGraceMs: o.gcGraceMs, OrphanGraceMs: o.orphanGraceMs}, nil
 }
 
 // runOne runs one seed and reports it.
