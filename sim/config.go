@@ -141,6 +141,14 @@ const (
 	// holds the name, not the one it sealed (the Service's bug the
 	// simulator found); bucket churn is frequent while it is planted.
 	BugReleaseAnyNamespace
+	// BugOrphansLocalRead: scrub classifies orphan fragments on its
+	// node's local chunk-shard replica, which may lag (the Service's bug
+	// the simulator found); the orphan grace is short while it is
+	// planted.
+	BugOrphansLocalRead
+	// BugGCIgnoresRefs: the collector sums no references (as if it read
+	// no namespace shard), so it condemns and collects referenced chunks.
+	BugGCIgnoresRefs
 )
 
 // BugInfo names a planted bug and the oracle that must catch it.
@@ -165,6 +173,8 @@ var Bugs = []BugInfo{
 	{BugLiveOnlyWrite, "live-only-write", OracleReplay},
 	{BugReferenceBeforeRecord, "reference-before-record", OracleChunkRecorded},
 	{BugReleaseAnyNamespace, "release-any-namespace", OracleBucketDelete},
+	{BugOrphansLocalRead, "orphans-local-read", OracleOrphanLive},
+	{BugGCIgnoresRefs, "gc-ignores-refs", OracleGCReferenced},
 }
 
 // ParseBugs parses a comma-separated list of planted bug names.

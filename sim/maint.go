@@ -47,6 +47,9 @@ func (c *client) gcPass(done func()) {
 			done()
 			return
 		}
+		if c.w.cfg.Bugs&BugGCIgnoresRefs != 0 {
+			refs = func(event.ChunkID) (uint64, error) { return 0, nil }
+		}
 		in := commands.GCParams{CondemnGraceNs: c.w.par.condemnGraceMs * 1e6, CollectGraceNs: c.w.par.collectGraceMs * 1e6, Refs: refs}
 		c.purgeCollecting(func(err error) {
 			if err != nil {
@@ -300,7 +303,14 @@ func (c *client) orphans(store *chunks.Store, done func()) {
 			next(i + 1)
 			return
 		}
-		c.read(commands.FirstChunkShard, func(v *shardView, err error) {
+		read := c.read
+		if c.w.cfg.Bugs&BugOrphansLocalRead != 0 {
+			read = func(shard uint64, k func(*shardView, error)) {
+				v, err := c.localRead(shard)
+				k(&shardView{Reader: v}, err)
+			}
+		}
+		read(commands.FirstChunkShard, func(v *shardView, err error) {
 			if err != nil {
 				done()
 				return

@@ -70,6 +70,12 @@ func drawParams(r *rand.Rand, cfg Config) params {
 	if cfg.OrphanGraceMs > 0 {
 		p.orphanGraceMs = cfg.OrphanGraceMs
 	}
+	if cfg.Bugs&BugOrphansLocalRead != 0 {
+		p.orphanGraceMs = 800
+	}
+	if cfg.Bugs&BugGCIgnoresRefs != 0 {
+		p.condemnGraceMs, p.collectGraceMs = 300, 300
+	}
 	if f&FaultDisk != 0 {
 		p.diskMeanMs = 300 + r.Int64N(2000)
 		p.powerCutP = 0.002 + 0.01*r.Float64()
