@@ -25,7 +25,11 @@ import (
 func TestMain(m *testing.M) {
 	nativetest.RunChildIfRequested()
 	runHelperIfRequested()
-	os.Exit(m.Run())
+	code := m.Run()
+	if helperPath != "" {
+		os.RemoveAll(filepath.Dir(helperPath))
+	}
+	os.Exit(code)
 }
 
 func requireFUSE(t *testing.T) {
