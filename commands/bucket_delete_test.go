@@ -10,7 +10,8 @@ import (
 // new namespace. The simulator found this: two clients deleting bucket
 // tmp0 at once, a third recreating it in between, and the slower deleter
 // released the new, unsealed (non-empty) namespace, orphaning its data
-// (annal sim --seed 10 --steps 10000 with heavy bucket churn).
+// (oracle bucket-delete; the simulator's planted bug
+// release-any-namespace replays it).
 func TestDeleteNamespaceOnlyTheSealedShard(t *testing.T) {
 	svc, ml, p := testService(t, 9)
 	ctx := context.Background()

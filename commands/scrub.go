@@ -308,7 +308,7 @@ func (p *scrubPass) orphans(ctx context.Context) error {
 // one written but not yet recorded is young, which the grace protects.
 // The view is linearizable: a lagging local replica would not know
 // chunks recorded recently and call their fragments orphans (found by
-// the simulator: annal sim --seed 5 --steps 8000 --orphan-grace 800).
+// the simulator; its planted bug orphans-local-read replays it).
 func (p *scrubPass) orphansOn(ctx context.Context, dev string) ([]chunks.FragmentKey, error) {
 	now := NowNs(p.s.env.Clock.Now())
 	var candidates []chunks.FragmentInfo

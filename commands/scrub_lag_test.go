@@ -25,8 +25,8 @@ func (l *laggingLog) LocalRead(shard uint64) annallog.View {
 // TestOrphansFromALaggingReplica: a node whose chunk-shard replica lags
 // must not take the fragments of chunks recorded meanwhile for orphans.
 // The simulator found scrub deleting live fragments this way (its orphan
-// check read the local replica): annal sim --seed 5 --steps 8000
-// --orphan-grace 800, oracle orphan-live.
+// check read the local replica; oracle orphan-live, replayed by its
+// planted bug orphans-local-read).
 func TestOrphansFromALaggingReplica(t *testing.T) {
 	svc, ml, p := testService(t, 11)
 	ctx := context.Background()

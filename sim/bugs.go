@@ -44,15 +44,16 @@ func isRefKey(k []byte) bool {
 	return len(k) == 2+8+1+2+2+32 && bytes.HasPrefix(k, []byte("s/")) && bytes.Equal(k[10:15], []byte("/p/r/"))
 }
 
-// applyAgain applies a proposal a second time under fresh event ids, so
-// the applier's deduplication cannot see it is the same proposal. A
-// second application the projection refuses (it panics on a segment
-// created twice) leaves nothing behind: the applier writes only after
-// the whole proposal applied to its overlay.
-func applyAgain(a *annallog.Applier, w kv.Writer, data []byte) {
+// applyAgain applies a proposal a second time under fresh event ids
+// (payloads sealed again for them), so the applier's deduplication cannot
+// see it is the same proposal. A second application the projection
+// refuses (it panics on a segment created twice) leaves nothing behind:
+// the applier writes only after the whole proposal applied to its
+// overlay. Proposals with sealed guards are left alone.
+func applyAgain(a *annallog.Applier, c event.PayloadCipher, w kv.Writer, data []byte) {
 	defer func() { _ = recover() }()
 	p, err := annallog.DecodeProposal(data)
-	if err != nil {
+	if err != nil || p.SealedGuards != nil {
 		return
 	}
 	for i, raw := range p.Events {
@@ -60,7 +61,14 @@ func applyAgain(a *annallog.Applier, w kv.Writer, data []byte) {
 		if err != nil {
 			return
 		}
+		body, err := event.Open(c, &env)
+		if err != nil {
+			return
+		}
 		env.ID[0] ^= 0xff
+		if err := event.Seal(c, &env, env.Sealing, body); err != nil {
+			return
+		}
 		if p.Events[i], err = env.Encode(); err != nil {
 			return
 		}
@@ -77,7 +85,7 @@ func applyAgain(a *annallog.Applier, w kv.Writer, data []byte) {
 func (n *node) plantApplyBugs(w kv.Writer, shard, idx uint64, data []byte) error {
 	bugs := n.w.cfg.Bugs
 	if bugs&BugApplyTwice != 0 && n.id == 0 {
-		applyAgain(n.appliers[shard], w, data)
+		applyAgain(n.appliers[shard], n.w.payloads, w, data)
 	}
 	if bugs&BugLocalWrite != 0 && n.id == 0 {
 		if err := w.Set(append(annallog.ProjectionPrefix(shard), "zz-local"...), kv.AppendUint64(nil, idx)); err != nil {

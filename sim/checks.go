@@ -302,7 +302,7 @@ func (c *checks) checkNamespaceDeletes(data []byte) {
 		if err != nil || env.Type != event.TypeNamespaceDeleted {
 			continue
 		}
-		body, err := annallog.Body(&env, nil)
+		body, err := annallog.Body(&env, c.w.payloads)
 		if err != nil {
 			continue
 		}

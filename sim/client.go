@@ -52,7 +52,7 @@ func newClient(w *world, id int) *client {
 	rs[31] = byte(id)
 	c := &client{w: w, id: id, rng: rand.New(rand.NewPCG(seed, uint64(id))), hints: map[uint64]int{}}
 	clock := hlc.New(func() int64 { return simEpochMs + w.now }, uint16(100+id))
-	c.env = commands.Env{Clock: clock, Rand: commands.NewRand(rs)}
+	c.env = commands.Env{Clock: clock, Rand: commands.NewRand(rs), Payloads: w.payloads}
 	c.gateway = id % len(w.nodes)
 	return c
 }

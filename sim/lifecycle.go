@@ -216,7 +216,7 @@ func (w *world) checkReplay() {
 			}
 			fresh := kv.NewMem()
 			b := fresh.NewBatch()
-			if _, err := annallog.Replay(n.store, shard, kind, nil, b, nil); err != nil {
+			if _, err := annallog.Replay(n.store, shard, kind, w.payloads, b, nil); err != nil {
 				w.violate(OracleReplay, "node %d shard %d: %v", n.id, shard, err)
 				return
 			}

@@ -31,7 +31,7 @@ func (c *client) maintLoop() {
 	c.busy = true
 	w.at(w.between(w.par.maintMinMs, w.par.maintMaxMs), func() {
 		pass := c.gcPass
-		if c.rng.IntN(2) == 0 {
+		if c.rng.IntN(2) == 0 || w.cfg.Bugs&BugOrphansLocalRead != 0 {
 			pass = c.scrubPass
 		}
 		pass(func() { c.maintLoop() })

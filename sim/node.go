@@ -74,7 +74,7 @@ func (n *node) ensureReplica(shard uint64, kind annallog.Kind) {
 	if _, ok := n.byShard[shard]; ok {
 		return
 	}
-	a, err := annallog.NewApplier(shard, kind, nil)
+	a, err := annallog.NewApplier(shard, kind, n.w.payloads)
 	if err != nil {
 		n.w.violate(OracleApplyPanic, "node %d: applier for shard %d: %v", n.id, shard, err)
 		return

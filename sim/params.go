@@ -72,6 +72,7 @@ func drawParams(r *rand.Rand, cfg Config) params {
 	}
 	if cfg.Bugs&BugOrphansLocalRead != 0 {
 		p.orphanGraceMs = 800
+		p.maintMinMs, p.maintMaxMs = 50, 200
 	}
 	if cfg.Bugs&BugGCIgnoresRefs != 0 {
 		p.condemnGraceMs, p.collectGraceMs = 300, 300

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash"
 	"math/rand/v2"
+
+	"github.com/annal-storage/annal/keys"
 )
 
 // event is one scheduled happening of the simulated world. Events run in
@@ -109,6 +111,8 @@ type world struct {
 	versions map[string][]string
 	etags    map[string][]string
 	churned  int
+	// payloads seals and opens event payloads (one cluster key).
+	payloads *keys.PayloadKeys
 
 	fail *Violation
 }
@@ -189,6 +193,15 @@ func Run(cfg Config) (Result, error) {
 func newWorld(cfg Config) *world {
 	w := &world{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), tr: newTracer(cfg.TailLines)}
 	w.par = drawParams(w.rng, cfg)
+	root := make([]byte, 32)
+	for i := range root {
+		root[i] = byte(w.rng.Uint32())
+	}
+	pk, err := keys.NewPayloadKeys(root, nil)
+	if err != nil {
+		panic(err) // a 32-byte root is always valid
+	}
+	w.payloads = pk
 	w.hist = newHistory()
 	w.checks = newChecks(w)
 	w.net = newNetwork(w)
