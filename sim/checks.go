@@ -61,7 +61,9 @@ type checks struct {
 	// index i+1.
 	applied  map[uint64][]uint64
 	recorded map[event.ChunkID]bool
-	acked    []ackedProposal
+	// sealed namespace shards (their seal committed).
+	sealed map[uint64]bool
+	acked  []ackedProposal
 
 	crashes, partitions, applies int
 	// decrementAt is where BugDoubleDecrement struck (shard, index).
@@ -76,7 +78,7 @@ type ackedProposal struct {
 }
 
 func newChecks(w *world) *checks {
-	return &checks{w: w, applied: map[uint64][]uint64{}, recorded: map[event.ChunkID]bool{}}
+	return &checks{w: w, applied: map[uint64][]uint64{}, recorded: map[event.ChunkID]bool{}, sealed: map[uint64]bool{}}
 }
 
 // onApply checks that every replica applies the same entry with the same
@@ -103,9 +105,7 @@ func (c *checks) onApply(n *node, shard, idx uint64, e entry, res annallog.Resul
 	c.w.tracef("apply s%d i%d status=%d seq=%d", shard, idx, res.Status, res.FirstSeq)
 	if res.Status == annallog.StatusAccepted && e.data != nil {
 		c.trackChunks(shard, idx, e.data)
-		if shard == commands.ControlShard {
-			c.checkNamespaceDeletes(e.data)
-		}
+		c.trackNamespaces(shard, e.data)
 	}
 }
 
@@ -290,25 +290,31 @@ func (c *checks) commitDurable(lead *replica, from, to uint64) {
 	}
 }
 
-// checkNamespaceDeletes: a NamespaceDeleted the control shard commits
-// releases a namespace that is sealed (the seal committed first).
-func (c *checks) checkNamespaceDeletes(data []byte) {
+// trackNamespaces records committed seals and checks that a
+// NamespaceDeleted the control shard commits releases a sealed namespace
+// (the seal committed first).
+func (c *checks) trackNamespaces(shard uint64, data []byte) {
 	p, err := annallog.DecodeProposal(data)
 	if err != nil {
 		return
 	}
 	for _, raw := range p.Events {
 		env, err := event.Decode(raw)
-		if err != nil || env.Type != event.TypeNamespaceDeleted {
-			continue
-		}
-		body, err := annallog.Body(&env, c.w.payloads)
 		if err != nil {
 			continue
 		}
-		b := body.(*event.NamespaceDeleted)
-		if m, ok := c.w.committedMeta(b.ShardID); !ok || !m.Sealed {
-			c.w.violate(OracleBucketDelete, "bucket %q released with namespace shard %d not sealed", b.Name, b.ShardID)
+		switch env.Type {
+		case event.TypeNamespaceSealed:
+			c.sealed[shard] = true
+		case event.TypeNamespaceDeleted:
+			body, err := annallog.Body(&env, c.w.payloads)
+			if err != nil {
+				continue
+			}
+			b := body.(*event.NamespaceDeleted)
+			if !c.sealed[b.ShardID] {
+				c.w.violate(OracleBucketDelete, "bucket %q released with namespace shard %d not sealed", b.Name, b.ShardID)
+			}
 		}
 	}
 }

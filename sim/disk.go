@@ -107,6 +107,11 @@ func (d *disk) read(journal bool, block int) []byte {
 			return c.data
 		}
 	}
+	return d.medium(journal, block)
+}
+
+// medium returns one block as it is on stable storage.
+func (d *disk) medium(journal bool, block int) []byte {
 	region := d.media
 	if journal {
 		region = d.journal
@@ -144,7 +149,7 @@ func (d *disk) powerLoss() {
 		case 0, 1:
 			d.land(c.journal, c.block, c.data)
 		case 2:
-			old := pad(d.read(c.journal, c.block))
+			old := pad(d.medium(c.journal, c.block))
 			k := (1 + d.rng.IntN(diskBlockBytes/diskSectorBytes-1)) * diskSectorBytes
 			torn := append(pad(c.data)[:k:k], old[k:]...)
 			d.land(c.journal, c.block, bytes.TrimRight(torn, "\x00"))

@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"math"
-	"math/bits"
 	"slices"
 
 	"github.com/annal-storage/annal/chunks"
@@ -72,13 +71,27 @@ func (w *world) schedulePartitions() {
 // has more damaged fragments than its profile's parity, so every
 // acknowledged chunk stays readable once the scrubber has repaired it.
 type diskFaults struct {
-	w        *world
-	damage   map[chunks.ChunkID]uint8 // bitmask of damaged fragment indexes
+	w *world
+	// damage holds, per chunk and fragment index, the step of the latest
+	// damage (0: none).
+	damage   map[chunks.ChunkID]*[16]int
 	injected int
 }
 
 func newDiskFaults(w *world) *diskFaults {
-	return &diskFaults{w: w, damage: map[chunks.ChunkID]uint8{}}
+	return &diskFaults{w: w, damage: map[chunks.ChunkID]*[16]int{}}
+}
+
+// damaged counts a chunk's damaged fragments, with extra ones added.
+func (f *diskFaults) damaged(id chunks.ChunkID, extra uint16) int {
+	n := 0
+	d := f.damage[id]
+	for i := range 16 {
+		if (d != nil && d[i] != 0) || extra&(1<<i) != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *diskFaults) schedule() {
@@ -99,12 +112,12 @@ func (f *diskFaults) schedule() {
 // its parity.
 func (f *diskFaults) fits(keys []chunks.FragmentKey) bool {
 	parity := f.w.profile().Parity
-	extra := map[chunks.ChunkID]uint8{}
+	extra := map[chunks.ChunkID]uint16{}
 	for _, k := range keys {
 		extra[k.Chunk] |= 1 << k.Index
 	}
 	for id, m := range extra {
-		if bits.OnesCount8(f.damage[id]|m) > parity {
+		if f.damaged(id, m) > parity {
 			return false
 		}
 	}
@@ -113,7 +126,12 @@ func (f *diskFaults) fits(keys []chunks.FragmentKey) bool {
 
 func (f *diskFaults) mark(keys []chunks.FragmentKey) {
 	for _, k := range keys {
-		f.damage[k.Chunk] |= 1 << k.Index
+		d := f.damage[k.Chunk]
+		if d == nil {
+			d = new([16]int)
+			f.damage[k.Chunk] = d
+		}
+		d[k.Index] = f.w.step
 	}
 }
 
@@ -158,16 +176,20 @@ func (f *diskFaults) inject() {
 	f.injected++
 }
 
-// repaired clears the damage of fragments a recorded repair rebuilt.
-func (f *diskFaults) repaired(id chunks.ChunkID, indexes []int) {
-	m := f.damage[id]
-	for _, i := range indexes {
-		m &^= 1 << i
+// repaired clears the damage of fragments a recorded repair rebuilt at
+// step atStep, unless they were damaged again since.
+func (f *diskFaults) repaired(id chunks.ChunkID, indexes []int, atStep int) {
+	d := f.damage[id]
+	if d == nil {
+		return
 	}
-	if m == 0 {
+	for _, i := range indexes {
+		if d[i] < atStep {
+			d[i] = 0
+		}
+	}
+	if f.damaged(id, 0) == 0 {
 		delete(f.damage, id)
-	} else {
-		f.damage[id] = m
 	}
 }
 
@@ -264,22 +286,4 @@ func (w *world) storeOf() *chunks.Store {
 		panic(err)
 	}
 	return s
-}
-
-// committedMeta reads a namespace's meta from the most advanced running
-// replica of its shard.
-func (w *world) committedMeta(shard uint64) (namespace.Meta, bool) {
-	var best *node
-	var bestApplied uint64
-	for _, n := range w.nodes {
-		r, ok := n.byShard[shard]
-		if n.up && ok && (best == nil || r.applied > bestApplied) {
-			best, bestApplied = n, r.applied
-		}
-	}
-	if best == nil {
-		return namespace.Meta{}, false
-	}
-	m, err := namespace.GetMeta(annallog.ProjectionReader(best.store, shard))
-	return m, err == nil
 }

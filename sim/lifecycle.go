@@ -170,12 +170,12 @@ func (w *world) finish() {
 	steps := []func(){
 		func() { w.checks.checkAcked(ref) },
 		w.checkConvergence,
-		w.checkReplay,
 		func() {
 			for _, n := range w.nodes {
 				w.checks.checkRefsOn(n)
 			}
 		},
+		w.checkReplay,
 		w.checkChunks,
 		w.checkDeletedBuckets,
 		w.scanDevices,

@@ -261,6 +261,7 @@ func (c *client) scrubChunk(store *chunks.Store, it scrubItem, k func()) {
 		return
 	}
 	after, repaired, _ := store.Repair(chunks.ChunkID(it.id), placement)
+	repairStep := c.w.step
 	if len(repaired) == 0 {
 		k()
 		return
@@ -271,7 +272,7 @@ func (c *client) scrubChunk(store *chunks.Store, it scrubItem, k func()) {
 		return commands.DecideFragmentRepaired(v, it.id, pe, repaired, commands.NowNs(c.env.Clock.Now()))
 	}, func(o outcome) {
 		if o.err == nil && o.d != nil {
-			c.w.faults.repaired(chunks.ChunkID(it.id), repaired)
+			c.w.faults.repaired(chunks.ChunkID(it.id), repaired, repairStep)
 			c.w.tracef("scrub repaired %s fragments %v on %v", it.id, repaired, after.Devices)
 		}
 		k()

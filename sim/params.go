@@ -55,14 +55,14 @@ func drawParams(r *rand.Rand, cfg Config) params {
 		p.delayMaxMs = 2 + r.Int64N(25)
 	}
 	if f&FaultCrash != 0 {
-		p.crashMeanMs = 600 + r.Int64N(2500)
+		p.crashMeanMs = 300 + r.Int64N(1500)
 		p.downMinMs = 20 + r.Int64N(100)
-		p.downMaxMs = p.downMinMs + r.Int64N(1500)
+		p.downMaxMs = p.downMinMs + r.Int64N(1200)
 	}
 	if f&FaultPartition != 0 {
-		p.partitionMeanMs = 800 + r.Int64N(3000)
+		p.partitionMeanMs = 400 + r.Int64N(2000)
 		p.partitionMinMs = 50 + r.Int64N(200)
-		p.partitionMaxMs = p.partitionMinMs + r.Int64N(1500)
+		p.partitionMaxMs = p.partitionMinMs + r.Int64N(1200)
 	}
 	if cfg.GCGraceMs > 0 {
 		p.condemnGraceMs, p.collectGraceMs = cfg.GCGraceMs, cfg.GCGraceMs
@@ -78,7 +78,7 @@ func drawParams(r *rand.Rand, cfg Config) params {
 		p.condemnGraceMs, p.collectGraceMs = 300, 300
 	}
 	if f&FaultDisk != 0 {
-		p.diskMeanMs = 300 + r.Int64N(2000)
+		p.diskMeanMs = 150 + r.Int64N(1000)
 		p.powerCutP = 0.002 + 0.01*r.Float64()
 	}
 	return p

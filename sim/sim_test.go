@@ -20,7 +20,7 @@ var (
 
 // sweepSteps is the safety-phase length of each seed in the make-test
 // sweep: a few hundred client operations under every fault per seed.
-const sweepSteps = 2500
+const sweepSteps = 4000
 
 // nodesFor spreads sweep seeds over cluster sizes, mostly three.
 func nodesFor(seed uint64) int {
