@@ -460,6 +460,26 @@ func (r *contentReader) chunk(id event.ChunkID) ([]byte, error) {
 // ErrChunkLost: a chunk cannot be reconstructed (fewer than k fragments).
 var ErrChunkLost = chunks.ErrChunkLost
 
+// chunkRecord finds a chunk's record on the local chunk-shard replica,
+// or, when that replica does not know it yet, on a linearizable view: a
+// namespace view may name a chunk recorded after the local replica's
+// last apply (a lagging or restarting node), and answering ChunkLost
+// then would be wrong (found by the simulator).
+func (s *Service) chunkRecord(id event.ChunkID) (chunkstate.Record, bool, error) {
+	v := s.log.LocalRead(ChunkShardOf(id))
+	rec, ok, err := chunkstate.Get(v, id)
+	v.Close()
+	if err != nil || ok {
+		return rec, ok, err
+	}
+	lv, err := s.read(context.Background(), ChunkShardOf(id))
+	if err != nil {
+		return rec, false, err
+	}
+	defer lv.Close()
+	return chunkstate.Get(lv, id)
+}
+
 func (s *Service) readChunk(id event.ChunkID) ([]byte, error) {
 	if s.cfg.Data == nil {
 		return nil, fmt.Errorf("chunk %s: no chunk store configured", id)
@@ -468,9 +488,7 @@ func (s *Service) readChunk(id event.ChunkID) ([]byte, error) {
 	if plain, ok := cache.get(id); ok {
 		return plain, nil
 	}
-	v := s.log.LocalRead(ChunkShardOf(id))
-	rec, ok, err := chunkstate.Get(v, id)
-	v.Close()
+	rec, ok, err := s.chunkRecord(id)
 	if err != nil {
 		return nil, err
 	}

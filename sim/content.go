@@ -383,12 +383,10 @@ func (c *client) readContent(v kv.Reader, content event.Content) ([]byte, error)
 }
 
 // readChunk reads one chunk via its record on the gateway's chunk-shard
-// replica. The record of a chunk that committed content references may
-// not have reached a lagging gateway yet; the Service's readChunk then
-// fails with ChunkLost (a bug reported by the simulator: it should fall
-// back to a linearizable read of the chunk shard). The simulated client
-// does fall back, to keep exercising what comes after; it counts the
-// misses.
+// replica, or, when that replica does not know the chunk yet (it lags
+// the namespace view that named it), via the committed record, as the
+// Service does since the simulator found it answering ChunkLost there.
+// Stats.LaggingChunkRecords counts the fallbacks.
 func (c *client) readChunk(wr *chunks.Writer, id event.ChunkID) ([]byte, error) {
 	rec, ok := c.chunkRecord(id)
 	if !ok {
