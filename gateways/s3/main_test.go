@@ -56,6 +56,7 @@ type credentials struct{ id, secret string }
 
 // fixture is the shared node and the endpoints in front of it.
 type fixture struct {
+	dir     string // the node's data directory, removed by close
 	node    *server.Node
 	nodeURL string // the node's own S3 listener (plain HTTP)
 	plain   *endpoint
@@ -112,9 +113,10 @@ func startFixture() (*fixture, error) {
 	n, err := server.Start(context.Background(), server.Config{DataDir: dir, S3Addr: addrs[0], AdminAddr: addrs[1],
 		APIAddr: addrs[2], RaftAddr: addrs[3], S3Handler: s3gw.NewHandler})
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	f := &fixture{node: n, nodeURL: "http://" + addrs[0]}
+	f := &fixture{dir: dir, node: n, nodeURL: "http://" + addrs[0]}
 	if err := f.init(dir); err != nil {
 		f.close()
 		return nil, err
@@ -164,6 +166,7 @@ func (f *fixture) close() {
 		}
 	}
 	f.node.Close()
+	os.RemoveAll(f.dir)
 }
 
 func newEndpoint(svc *commands.Service, now func() time.Time, useTLS bool) *endpoint {
