@@ -33,6 +33,9 @@ type client struct {
 	hints       map[uint64]int // shard → believed leader
 	gateway     int
 	opsDone     int
+	// skewMs is this client's clock error; it jumps now and then,
+	// backwards too (the HLC must stay monotonic).
+	skewMs int64
 }
 
 var (
@@ -51,7 +54,7 @@ func newClient(w *world, id int) *client {
 	}
 	rs[31] = byte(id)
 	c := &client{w: w, id: id, rng: rand.New(rand.NewPCG(seed, uint64(id))), hints: map[uint64]int{}}
-	clock := hlc.New(func() int64 { return simEpochMs + w.now }, uint16(100+id))
+	clock := hlc.New(func() int64 { return simEpochMs + w.now + c.skewMs }, uint16(100+id))
 	c.env = commands.Env{Clock: clock, Rand: commands.NewRand(rs), Payloads: w.payloads}
 	c.gateway = id % len(w.nodes)
 	return c

@@ -47,6 +47,7 @@ func (w *world) start() {
 	w.schedulePartitions()
 	w.faults.schedule()
 	w.scheduleRefChecks()
+	w.scheduleClockJumps()
 }
 
 func (w *world) allDisks() []*disk { return w.disks }
@@ -328,4 +329,18 @@ func (w *world) finalPosixReads(c *client, v kv.Reader) {
 		w.hist.ok(w, w.hist.begin(w, posixObject, -1, pxXattrs{Ino: f.Ino}), xattrList(v, f.Ino))
 	}
 	w.hist.ok(w, w.hist.begin(w, posixObject, -1, pxReaddir{Ino: 1}), readdir(v, 1))
+}
+
+// scheduleClockJumps moves a random client's clock, within ±2 s of the
+// simulated time, now and then.
+func (w *world) scheduleClockJumps() {
+	w.at(w.between(200, 2000), func() {
+		if w.phase != phaseSafety {
+			return
+		}
+		c := w.clients[w.rng.IntN(len(w.clients))]
+		c.skewMs = w.between(-2000, 2000)
+		w.tracef("clock c%d skew %dms", c.id, c.skewMs)
+		w.scheduleClockJumps()
+	})
 }
