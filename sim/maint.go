@@ -9,7 +9,6 @@ import (
 	annallog "github.com/annal-storage/annal/log"
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
-	"github.com/annal-storage/annal/projections"
 	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/control"
 	"github.com/annal-storage/annal/projections/namespace"
@@ -413,5 +412,3 @@ func (c *checks) chunkLifecycle(shard, idx uint64, env event.Envelope) {
 		}
 	}
 }
-
-var _ = projections.ErrChunkCollecting

@@ -250,7 +250,7 @@ func (c *client) opDelete(bucket, key, versionID string, done func()) {
 			if _, err := namespace.GetMeta(v); err != nil {
 				return nil, fmt.Errorf("%w: %q", commands.ErrNoSuchBucket, bucket)
 			}
-			d, res, err := commands.DecideDeleteObject(v, c.env, c.p, shard, key, versionID)
+			d, _, err := commands.DecideDeleteObject(v, c.env, c.p, shard, key, versionID)
 			switch {
 			case d != nil:
 				b := d.Events[0].Body.(*event.ObjectDeleted)
@@ -260,7 +260,6 @@ func (c *client) opDelete(bucket, key, versionID string, done func()) {
 			case err == nil:
 				h.in = s3Absent{}
 			}
-			_ = res
 			return d, err
 		}, func(o outcome) {
 			c.finish(h, o)
@@ -457,14 +456,13 @@ func (c *client) opMultipart(bucket, key string, done func()) {
 }
 
 type upload struct {
-	c             *client
-	bucket, key   string
-	shard         uint64
-	id            string
-	part1, part2  []byte
-	etag1, etag2  string
-	uploadedParts int
-	done          func()
+	c            *client
+	bucket, key  string
+	shard        uint64
+	id           string
+	part1, part2 []byte
+	etag1, etag2 string
+	done         func()
 }
 
 // parts uploads n parts (numbers 1, 2, then 1 again), then finishes.
