@@ -46,6 +46,8 @@ const (
 	// OracleChunkRecorded: a namespace event referenced a chunk before
 	// the chunk shard committed its record (I-L5).
 	OracleChunkRecorded = "chunk-recorded"
+	// OracleElectionSafety: two replicas led one shard in the same term.
+	OracleElectionSafety = "election-safety"
 	// OracleApplyPanic: the apply path failed or a projection invariant
 	// broke.
 	OracleApplyPanic = "apply-panic"
@@ -63,7 +65,9 @@ type checks struct {
 	recorded map[event.ChunkID]bool
 	// sealed namespace shards (their seal committed).
 	sealed map[uint64]bool
-	acked  []ackedProposal
+	// leaders[shard][term] is the node that led the shard in the term.
+	leaders map[[2]uint64]int
+	acked   []ackedProposal
 
 	crashes, partitions, applies int
 	// decrementAt is where BugDoubleDecrement struck (shard, index).
@@ -78,7 +82,8 @@ type ackedProposal struct {
 }
 
 func newChecks(w *world) *checks {
-	return &checks{w: w, applied: map[uint64][]uint64{}, recorded: map[event.ChunkID]bool{}, sealed: map[uint64]bool{}}
+	return &checks{w: w, applied: map[uint64][]uint64{}, recorded: map[event.ChunkID]bool{}, sealed: map[uint64]bool{},
+		leaders: map[[2]uint64]int{}}
 }
 
 // onApply checks that every replica applies the same entry with the same
@@ -317,4 +322,15 @@ func (c *checks) trackNamespaces(shard uint64, data []byte) {
 			}
 		}
 	}
+}
+
+// leaderElected checks Raft's election safety: at most one leader per
+// shard and term.
+func (c *checks) leaderElected(r *replica) {
+	k := [2]uint64{r.shard, r.term}
+	if prev, ok := c.leaders[k]; ok && prev != r.n.id {
+		c.w.violate(OracleElectionSafety, "shard %d term %d: node %d leads, node %d led already", r.shard, r.term, r.n.id, prev)
+		return
+	}
+	c.leaders[k] = r.n.id
 }

@@ -149,6 +149,9 @@ const (
 	// BugGCIgnoresRefs: the collector sums no references (as if it read
 	// no namespace shard), so it condemns and collects referenced chunks.
 	BugGCIgnoresRefs
+	// BugVoteTwice: a voter forgets its vote when it hears from a new
+	// candidate of the same term (the vote is not durable).
+	BugVoteTwice
 )
 
 // BugInfo names a planted bug and the oracle that must catch it.
@@ -179,6 +182,7 @@ var Bugs = []BugInfo{
 	{BugReleaseAnyNamespace, "release-any-namespace", OracleBucketDelete, nil},
 	{BugOrphansLocalRead, "orphans-local-read", OracleOrphanLive, []string{OracleChunkAvailable}},
 	{BugGCIgnoresRefs, "gc-ignores-refs", OracleGCReferenced, nil},
+	{BugVoteTwice, "vote-twice", OracleElectionSafety, nil},
 }
 
 // ParseBugs parses a comma-separated list of planted bug names.

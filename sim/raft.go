@@ -273,6 +273,7 @@ func (r *replica) dropWaiters() {
 }
 
 func (r *replica) becomeLeader() {
+	r.n.w.checks.leaderElected(r)
 	r.role = leader
 	r.leader = r.n.id
 	r.hb = 0
@@ -360,6 +361,9 @@ func (r *replica) upToDate(lastTerm, lastIndex uint64) bool {
 }
 
 func (r *replica) handleVote(m raftMsg) {
+	if r.n.w.cfg.Bugs&BugVoteTwice != 0 && r.role == follower {
+		r.vote = -1
+	}
 	grant := (r.vote == -1 || r.vote == m.from) && r.leader == -1 && r.upToDate(m.lastTerm, m.lastIndex)
 	if grant {
 		r.vote = m.from
