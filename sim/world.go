@@ -136,7 +136,6 @@ type Stats struct {
 	Acked        int
 	Failed       int
 	Ambiguous    int
-	Reads        int
 	Applies      int
 	Crashes      int
 	Partitions   int
