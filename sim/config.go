@@ -233,7 +233,7 @@ type Config struct {
 	// TraceTo, when set, receives every trace line as it happens.
 	TraceTo io.Writer
 	// GCGraceMs overrides both GC grace periods (condemn, collect) in
-	// simulated milliseconds; 0 draws them from the seed (1–5 s, 3–8 s).
+	// simulated milliseconds; 0 draws them from the seed (2–6 s, 10–20 s).
 	// Graces shorter than the longest stall of a writer expose the
 	// collect-under-a-writer race (OracleGCReferenced).
 	GCGraceMs int64

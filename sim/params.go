@@ -40,8 +40,8 @@ func drawParams(r *rand.Rand, cfg Config) params {
 		requestTimeoutMs: 150 + r.Int64N(150),
 		maintMinMs:       200,
 		maintMaxMs:       200 + r.Int64N(1500),
-		condemnGraceMs:   1000 + r.Int64N(4000),
-		collectGraceMs:   3000 + r.Int64N(5000),
+		condemnGraceMs:   2000 + r.Int64N(4000),
+		collectGraceMs:   10000 + r.Int64N(10000),
 		orphanGraceMs:    orphanGraceMs,
 	}
 	f := cfg.Faults
