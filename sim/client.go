@@ -36,6 +36,10 @@ type client struct {
 	// skewMs is this client's clock error; it jumps now and then,
 	// backwards too (the HLC must stay monotonic).
 	skewMs int64
+	// patience is how many timed-out attempts of one proposal the client
+	// retries before giving up with an ambiguous outcome (0: never gives
+	// up), as the Service's backoff does.
+	patience int
 }
 
 var (
@@ -57,6 +61,9 @@ func newClient(w *world, id int) *client {
 	clock := hlc.New(func() int64 { return simEpochMs + w.now + c.skewMs }, uint16(100+id))
 	c.env = commands.Env{Clock: clock, Rand: commands.NewRand(rs), Payloads: w.payloads}
 	c.gateway = id % len(w.nodes)
+	if c.rng.IntN(2) == 0 {
+		c.patience = 1 + c.rng.IntN(4)
+	}
 	return c
 }
 
@@ -78,6 +85,7 @@ type waiting struct {
 	data      []byte
 	target    int
 	attempts  int
+	timeouts  int
 	ambiguous bool
 	rebuild   func() []byte
 	onView    func(*shardView, error)
@@ -96,8 +104,8 @@ func (c *client) read(shard uint64, k func(*shardView, error)) {
 	c.send(&waiting{kind: waitRead, shard: shard, target: c.leaderOf(shard), onView: k})
 }
 
-// propose submits proposal bytes and reports the log's definite answer;
-// errAmbiguous only if it gave up (never, unless the run ends first).
+// propose submits proposal bytes and reports the log's definite answer,
+// or errAmbiguous when the client ran out of patience.
 func (c *client) propose(shard uint64, data []byte, rebuild func() []byte, k func(annallog.Result, []byte, error)) {
 	c.send(&waiting{kind: waitPropose, shard: shard, data: data, rebuild: rebuild, target: c.leaderOf(shard), onResult: k})
 }
@@ -143,6 +151,13 @@ func (c *client) timedOut(wt *waiting) {
 	delete(c.hints, wt.shard)
 	if wt.kind == waitPropose {
 		wt.ambiguous = true
+		wt.timeouts++
+		if c.patience > 0 && wt.timeouts > c.patience {
+			c.wait = nil
+			c.w.tracef("client c%d gives up req %d s%d: outcome unknown", c.id, wt.req, wt.shard)
+			wt.onResult(annallog.Result{}, wt.data, errAmbiguous)
+			return
+		}
 		if c.w.cfg.Bugs&BugRetryFreshIDs != 0 && wt.rebuild != nil {
 			wt.data = wt.rebuild()
 		}

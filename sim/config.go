@@ -167,7 +167,7 @@ type BugInfo struct {
 
 // Bugs lists every planted bug with the oracle that catches it.
 var Bugs = []BugInfo{
-	{BugAckBeforeCommit, "ack-before-commit", OracleAckedWriteLost, []string{OracleChunkRecorded}},
+	{BugAckBeforeCommit, "ack-before-commit", OracleAckedWriteLost, []string{OracleChunkRecorded, OracleBucketDelete}},
 	{BugSkipFsync, "skip-fsync", OracleCommitDurable, nil},
 	{BugStaleRead, "stale-read", OracleLinearizable, nil},
 	{BugDoubleDecrement, "double-decrement", OracleRefcount, nil},

@@ -59,6 +59,7 @@ func TestRaftLeaderCrash(t *testing.T) {
 		t.Fatal("no control leader after bootstrap")
 	}
 	committed, oldTerm := old.commit, old.term
+	w.par.downMinMs, w.par.downMaxMs = 1e9, 1e9 // it stays down
 	w.crashNode(old.n)
 	runUntil(t, w, 5000, func() bool {
 		l := leaderOf(w, commands.ControlShard)
