@@ -30,8 +30,11 @@ func (c *client) maintLoop() {
 	c.busy = true
 	w.at(w.between(w.par.maintMinMs, w.par.maintMaxMs), func() {
 		pass := c.gcPass
-		if c.rng.IntN(2) == 0 || w.cfg.Bugs&BugOrphansLocalRead != 0 {
+		switch r := c.rng.IntN(5); {
+		case r < 2 || w.cfg.Bugs&BugOrphansLocalRead != 0:
 			pass = c.scrubPass
+		case r == 2:
+			pass = c.dropStaged
 		}
 		pass(func() { c.maintLoop() })
 	})

@@ -28,6 +28,7 @@ type params struct {
 	condemnGraceMs         int64
 	collectGraceMs         int64
 	orphanGraceMs          int64
+	stagedGraceMs          int64
 }
 
 func drawParams(r *rand.Rand, cfg Config) params {
@@ -43,6 +44,7 @@ func drawParams(r *rand.Rand, cfg Config) params {
 		condemnGraceMs:   2000 + r.Int64N(4000),
 		collectGraceMs:   10000 + r.Int64N(10000),
 		orphanGraceMs:    orphanGraceMs,
+		stagedGraceMs:    1000 + r.Int64N(5000),
 	}
 	f := cfg.Faults
 	if f&FaultDrop != 0 {

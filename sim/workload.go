@@ -72,6 +72,8 @@ func (c *client) nextOp(done func()) {
 		c.opSetTags(bucket, key, done)
 	case r < 80:
 		c.opBucketChurn(done)
+	case r < 82:
+		c.opStagedPut(bucket, key, done)
 	default:
 		c.opPosix(done)
 	}
