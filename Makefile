@@ -5,7 +5,7 @@ BIN     := bin/annal
 SEEDS   ?= 1000
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test race lint bench bench-go bench-s3 bench-fuse fuzz sim sim-soak rewrite clean
+.PHONY: all build run test race lint bench bench-go bench-log bench-s3 bench-fuse fuzz sim sim-soak rewrite clean
 
 all: build
 
@@ -32,10 +32,15 @@ lint:
 
 ## bench: Go benchmarks of the log, chunk pipeline and stores, then the
 ## S3 load test (bench-s3) and the mount benchmark (bench-fuse).
-bench: bench-go bench-s3 bench-fuse
+bench: bench-go bench-log bench-s3 bench-fuse
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./log/... ./chunks/... ./commands/...
+
+## bench-log: events/s committed and applied (1 node, 3 loopback replicas;
+## 1, 16, 64 proposers) beside raw dragonboat, and replay events/s.
+bench-log: build
+	./$(BIN) bench log --duration 5s
 
 ## bench-s3: PUT and GET throughput and latency percentiles for 4 KiB and
 ## 1 MiB objects against a zero-config server started in a temporary

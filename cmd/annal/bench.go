@@ -43,7 +43,7 @@ type benchConfig struct {
 
 func benchCmd() *cobra.Command {
 	c := &cobra.Command{Use: "bench", Short: "load generators"}
-	c.AddCommand(benchS3Cmd())
+	c.AddCommand(benchS3Cmd(), benchLogCmd())
 	return c
 }
 
