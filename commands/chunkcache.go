@@ -9,7 +9,7 @@ import (
 
 // DefaultChunkCacheBytes is the default size of the read cache of
 // decrypted chunks.
-const DefaultChunkCacheBytes = 128 << 20
+const DefaultChunkCacheBytes = 64 << 20
 
 // chunkCache keeps recently read plaintext chunks, least recently used
 // out first. Chunks are immutable and named by their content's hash, so

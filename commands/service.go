@@ -41,6 +41,11 @@ var (
 	ErrAccessDenied = errors.New("access denied")
 	// ErrConflict: the proposal kept losing races; the caller may retry.
 	ErrConflict = errors.New("conflicting concurrent update")
+	// ErrUnavailable: a shard cannot serve now (no leader, timeouts); the
+	// caller may retry later. ErrAmbiguous: a write may or may not have
+	// happened. Both are retriable (S3 503).
+	ErrUnavailable = annallog.ErrUnavailable
+	ErrAmbiguous   = annallog.ErrAmbiguous
 	// ErrCrossDevice: the operation would span namespaces (EXDEV).
 	ErrCrossDevice = errors.New("cross-namespace operation")
 )

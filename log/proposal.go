@@ -32,6 +32,17 @@ func (p *Proposal) Encode() ([]byte, error) {
 	return append(binary.BigEndian.AppendUint16(nil, proposalVersion), b...), nil
 }
 
+// Errors of a log implementation that callers act on.
+var (
+	// ErrUnavailable: the shard cannot take the request now (no leader,
+	// busy, not started); the caller may retry. Nothing was applied.
+	ErrUnavailable = errors.New("shard unavailable")
+	// ErrAmbiguous: the request may or may not have been applied (a
+	// timeout after proposing). Retry with the same proposal: event ids
+	// make the retry exactly-once.
+	ErrAmbiguous = errors.New("outcome unknown")
+)
+
 // ErrMalformedProposal: the bytes are not a proposal this binary reads.
 var ErrMalformedProposal = errors.New("malformed proposal")
 

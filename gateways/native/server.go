@@ -169,6 +169,8 @@ var errorTable = []struct {
 	{commands.ErrAccessDenied, wire.CodeAccessDenied},
 	{commands.ErrPreconditionFailed, wire.CodePreconditionFailed},
 	{commands.ErrConflict, wire.CodeConflict},
+	{commands.ErrUnavailable, wire.CodeUnavailable},
+	{commands.ErrAmbiguous, wire.CodeUnavailable},
 	{context.DeadlineExceeded, wire.CodeUnavailable},
 }
 

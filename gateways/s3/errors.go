@@ -54,6 +54,8 @@ var errorTable = []domainError{
 	{err: commands.ErrInvalid, code: s3err.InvalidArgument, message: msgPosixKey},
 	{err: commands.ErrAccessDenied, code: s3err.AccessDenied},
 	{err: commands.ErrConflict, code: s3err.SlowDown, message: msgConflict, retryAfter: time.Second},
+	{err: commands.ErrUnavailable, code: s3err.ServiceUnavailable, retryAfter: time.Second},
+	{err: commands.ErrAmbiguous, code: s3err.ServiceUnavailable, retryAfter: time.Second},
 	{err: context.DeadlineExceeded, code: s3err.ServiceUnavailable, retryAfter: time.Second},
 }
 

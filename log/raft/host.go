@@ -54,13 +54,10 @@ type Host struct {
 }
 
 var (
-	// ErrUnavailable: the shard cannot take the request now (no leader,
-	// busy, not started); the caller may retry. Nothing was applied.
-	ErrUnavailable = errors.New("shard unavailable")
-	// ErrAmbiguous: the request may or may not have been applied (a
-	// timeout after proposing). Retry with the same proposal: event ids
-	// make the retry exactly-once.
-	ErrAmbiguous = errors.New("outcome unknown")
+	// ErrUnavailable is log.ErrUnavailable.
+	ErrUnavailable = annallog.ErrUnavailable
+	// ErrAmbiguous is log.ErrAmbiguous.
+	ErrAmbiguous = annallog.ErrAmbiguous
 	// ErrHalted: the shard stopped at an event it cannot read.
 	ErrHalted = annallog.ErrHalted
 )

@@ -1,6 +1,7 @@
 package namespace
 
 import (
+	"fmt"
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
 	p "github.com/annal-storage/annal/projections"
@@ -401,7 +402,10 @@ func changeContent(w kv.Writer, env *event.Envelope, ino uint64, ns int64, chang
 		return err
 	}
 	v.Content, v.MtimeNs = next, ns
-	v.Attrs.ETag = "" // no longer the MD5 of what S3 stored
+	// The bytes are no longer what an S3 PUT stored, so the ETag cannot be
+	// their MD5. A tag with a dash (as multipart ETags have) tells S3
+	// clients not to check it as one; it changes with every write.
+	v.Attrs.ETag = fmt.Sprintf(`"%x-1"`, env.ID[:])
 	if !ok {
 		if err := addVersion(w, &in, v); err != nil {
 			return err

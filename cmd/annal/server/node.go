@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -373,7 +374,9 @@ func (n *Node) listen(addr string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+		// TLS 1.3 only (REQUIREMENTS ADR-023).
+		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13}}
 	n.servers = append(n.servers, srv)
 	n.wg.Go(func() {
 		var err error
