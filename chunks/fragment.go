@@ -35,8 +35,8 @@ import (
 // 1% of a fragment of an average (1 MiB) chunk.
 const (
 	FragmentVersion1    uint16 = 1
-	FragmentHeaderBytes        = 64
-	FragmentAlignBytes         = 4096
+	FragmentHeaderBytes int    = 64
+	FragmentAlignBytes  int    = 4096
 )
 
 var fragmentMagic = [4]byte{'A', 'N', 'F', 'G'}

@@ -175,7 +175,7 @@ func FuzzOpen(f *testing.F) {
 
 func TestConvergentNonce(t *testing.T) {
 	a, b := IDSHA256([]byte("a")), IDSHA256([]byte("b"))
-	if ConvergentNonce(1, a) != ConvergentNonce(1, a) {
+	if first, second := ConvergentNonce(1, a), ConvergentNonce(1, a); first != second {
 		t.Fatal("ConvergentNonce is not deterministic")
 	}
 	if ConvergentNonce(1, a) == ConvergentNonce(2, a) || ConvergentNonce(1, a) == ConvergentNonce(1, b) {

@@ -29,7 +29,7 @@ func (d *orderDevice) GetFragment(k FragmentKey) ([]byte, error) {
 	}
 	return bytes.Clone(b), nil
 }
-func (d *orderDevice) DeleteFragment(k FragmentKey) error          { delete(d.frags, k); return nil }
+func (d *orderDevice) DeleteFragment(k FragmentKey) error           { delete(d.frags, k); return nil }
 func (d *orderDevice) ListFragments(func(FragmentInfo) error) error { return nil }
 func (d *orderDevice) Stat() (DeviceStat, error)                    { return DeviceStat{}, nil }
 func (d *orderDevice) Close() error                                 { return nil }

@@ -9,8 +9,6 @@ type extent struct {
 
 func (e extent) end() uint64 { return e.start + e.blocks }
 
-func (e extent) overlaps(o extent) bool { return e.start < o.end() && o.start < e.end() }
-
 // blocksFor is the extent size of a fragment of sizeBytes: the data plus
 // its CRC trailer, rounded up to whole blocks.
 func blocksFor(sizeBytes int) uint64 {

@@ -82,6 +82,7 @@ type Envelope struct {
 
 // envelopeV1 is the on-wire field order of format version 1.
 type envelopeV1 struct {
+	//lint:ignore U1000 msgpack reads the as_array tag of this field
 	_msgpack struct{} `msgpack:",as_array"`
 	Type     Type
 	Shard    uint64
