@@ -205,7 +205,11 @@ func (s *Store) putFragment(deviceID string, key FragmentKey, fragment []byte) e
 // its first Data fragments intact reports nothing about the others.
 type ReadReport struct {
 	Missing []int // absent from its device, or the device failed or unknown
-	Corrupt []int // present but failed its checks
+	// Unreachable are the Missing indexes whose device failed or is
+	// unknown: they may come back, unlike a fragment a healthy device
+	// does not hold.
+	Unreachable []int
+	Corrupt     []int // present but failed its checks
 	// ReadBytes is the fragment bytes fetched from devices.
 	ReadBytes int64
 }
@@ -252,7 +256,10 @@ func (s *Store) fetchInto(set *fragmentSet, report *ReadReport, id ChunkID, plac
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrFragmentNotFound) || errors.Is(err, ErrDeviceFailed):
+		case errors.Is(err, ErrDeviceFailed):
+			report.Missing = append(report.Missing, index)
+			report.Unreachable = append(report.Unreachable, index)
+		case errors.Is(err, ErrFragmentNotFound):
 			report.Missing = append(report.Missing, index)
 		default:
 			report.Corrupt = append(report.Corrupt, index)

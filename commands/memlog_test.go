@@ -91,6 +91,8 @@ type memDevice struct {
 	id    string
 	mu    sync.Mutex
 	frags map[chunks.FragmentKey][]byte
+	// down makes reads fail as a failed device does.
+	down bool
 }
 
 func (d *memDevice) ID() string { return d.id }
@@ -103,6 +105,9 @@ func (d *memDevice) PutFragment(k chunks.FragmentKey, b []byte) error {
 func (d *memDevice) GetFragment(k chunks.FragmentKey) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.down {
+		return nil, chunks.ErrDeviceFailed
+	}
 	b, ok := d.frags[k]
 	if !ok {
 		return nil, chunks.ErrFragmentNotFound

@@ -252,6 +252,14 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 		out.skipped = true
 		return out, bytes, nil
 	}
+	if usable < placement.Profile.Data && usable+len(report.Unreachable) >= placement.Profile.Data {
+		// Enough fragments sit on devices that are down now: the chunk is
+		// unreadable for the moment, not lost. Recording ChunkLost (a
+		// permanent fact) for an outage would be wrong; the next pass
+		// looks again.
+		out.skipped = true
+		return out, bytes, nil
+	}
 	if usable < placement.Profile.Data {
 		out.lost = true
 		out.lostRecorded, err = p.propose(ctx, func(v kv.Reader) (*Decision, error) {

@@ -106,6 +106,29 @@ func TestScrubRecordsLostChunkAndRewriteHeals(t *testing.T) {
 	}
 }
 
+// Goal: a chunk that is unreadable only because a device is down (two
+// fragments gone, a third on a failed device) is not recorded lost: that
+// is an outage, and ChunkLost is permanent.
+func TestScrubDoesNotRecordOutageAsLoss(t *testing.T) {
+	f := newGCFixture(t)
+	f.put(t, "obj", body(pieceA, pieceB, pieceC))
+	for _, i := range []int{0, 2} {
+		d, key := f.fragment(t, idB, i)
+		d.DeleteFragment(key)
+	}
+	down, _ := f.fragment(t, idB, 5)
+	down.mu.Lock()
+	down.down = true
+	down.mu.Unlock()
+	got := f.scrub(t, ScrubOptions{AllLocal: true})
+	if got.LostRecorded != 0 {
+		t.Fatalf("scrub recorded an outage as loss: %+v", got)
+	}
+	if rec, _ := f.record(t, idB); rec.Lost {
+		t.Fatalf("B recorded lost: %+v", rec)
+	}
+}
+
 // Goal: orphan collection deletes fragments no record places where they
 // are (never recorded; moved), keeps every placed one, and respects the
 // grace. Without AllLocal, a chunk with no local fragment is skipped, not
