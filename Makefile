@@ -35,7 +35,8 @@ lint:
 bench: bench-go bench-log bench-s3 bench-fuse
 
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./log/... ./chunks/... ./commands/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./log/... ./commands/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -cpu 1,2 ./chunks/...
 
 ## bench-log: events/s committed and applied (1 node, 3 loopback replicas;
 ## 1, 16, 64 proposers) beside raw dragonboat, and replay events/s.
