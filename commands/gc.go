@@ -70,7 +70,7 @@ const defaultGCLimit = 256
 // for at least CondemnGraceNs.
 func DecideCondemn(v kv.Reader, in GCParams) (GCStep, error) {
 	return gcScan(v, in, func(id event.ChunkID, rec chunkstate.Record) (event.Body, error) {
-		if rec.State != chunkstate.Live || in.NowNs-rec.ActiveSinceNs() < in.CondemnGraceNs || in.Held.holds(id) {
+		if rec.State != chunkstate.Live || in.NowNs-rec.ActiveSinceNs() < in.CondemnGraceNs || held(in, id, rec) {
 			return nil, nil
 		}
 		refs, err := in.Refs(id)
@@ -93,7 +93,7 @@ func DecideCollect(v kv.Reader, in GCParams) (GCStep, error) {
 		if err != nil {
 			return nil, err
 		}
-		if refs > 0 || in.Held.holds(id) {
+		if refs > 0 || held(in, id, rec) {
 			return &event.ChunkRevived{Chunk: id, RevivedNs: in.NowNs}, nil
 		}
 		if in.NowNs-rec.StateNs < in.CollectGraceNs {
@@ -101,6 +101,12 @@ func DecideCollect(v kv.Reader, in GCParams) (GCStep, error) {
 		}
 		return &event.ChunkCollected{Chunk: id, CollectedNs: in.NowNs}, nil
 	})
+}
+
+// held reports a chunk a retention hold keeps: retained on the chunk
+// shard (held data of a shredded tenant, ADR-014) or held by the hook.
+func held(in GCParams, id event.ChunkID, rec chunkstate.Record) bool {
+	return len(rec.Retained) > 0 || in.Held.holds(id)
 }
 
 // DecidePurge removes the record of a Collecting chunk whose fragments

@@ -22,9 +22,15 @@
 // tombstone whose fragments are being deleted; only a Collecting record is
 // purged; placements keep their profile and hold distinct devices.
 //
+// Retention (ADR-014): ChunksRetained adds an opaque token to a chunk
+// (one per hold that covered a crypto-shredded tenant's data); a chunk
+// with a token is never condemned or collected. ChunkRetentionReleased
+// removes the token when its hold ends. Tokens name no tenant.
+//
 // Key space (under the shard's projection prefix):
 //
-//	c/<chunk id>   Record
+//	c/<chunk id>              Record
+//	R/<token 16><chunk id>    the chunks a retention token keeps
 //
 // chunkstate must not import anything but log/event, log/kv and
 // projections.
@@ -33,6 +39,7 @@ package chunkstate
 import (
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
@@ -83,6 +90,8 @@ type Record struct {
 	Lost       bool  `msgpack:"l,omitempty"`
 	LostNs     int64 `msgpack:"ln,omitempty"`
 	RepairedNs int64 `msgpack:"rp,omitempty"`
+	// Retained lists the retention tokens keeping the chunk (sorted).
+	Retained [][16]byte `msgpack:"rt,omitempty"`
 }
 
 // ActiveSinceNs is when the chunk last became Live (stored or revived):
@@ -91,6 +100,29 @@ type Record struct {
 func (r Record) ActiveSinceNs() int64 { return max(r.StoredNs, r.RevivedNs) }
 
 func chunkKey(c event.ChunkID) []byte { return p.Key([]byte("c/"), c[:]) }
+func retainKey(token [16]byte, c event.ChunkID) []byte {
+	return p.Key([]byte("R/"), token[:], c[:])
+}
+
+// RetainedBy lists up to limit chunks a retention token keeps, in id
+// order.
+func RetainedBy(r kv.Reader, token [16]byte, limit int) ([]event.ChunkID, error) {
+	pre := p.Key([]byte("R/"), token[:])
+	var out []event.ChunkID
+	err := kv.Scan(r, pre, kv.PrefixEnd(pre), func(k, _ []byte) error {
+		if len(out) == limit {
+			return errStop
+		}
+		var c event.ChunkID
+		copy(c[:], k[len(pre):])
+		out = append(out, c)
+		return nil
+	})
+	if errors.Is(err, errStop) {
+		err = nil
+	}
+	return out, err
+}
 
 // Get returns a chunk's record.
 func Get(r kv.Reader, c event.ChunkID) (Record, bool, error) {
@@ -134,11 +166,15 @@ func (Projection) Validate(r kv.Reader, _ *event.Envelope, body event.Body) erro
 	case *event.ChunksStored:
 		return validateStored(r, b)
 	case *event.ChunkCondemned:
-		return validateState(r, b.Chunk, "condemn", Live)
+		return validateUnretained(r, b.Chunk, "condemn", Live)
 	case *event.ChunkRevived:
 		return validateState(r, b.Chunk, "revive", Condemned)
 	case *event.ChunkCollected:
-		return validateState(r, b.Chunk, "collect", Condemned)
+		return validateUnretained(r, b.Chunk, "collect", Condemned)
+	case *event.ChunksRetained:
+		return validateRetained(r, b)
+	case *event.ChunkRetentionReleased:
+		return validateReleased(r, b)
 	case *event.ChunkPurged:
 		return validateState(r, b.Chunk, "purge", Collecting)
 	case *event.FragmentRepaired:
@@ -185,6 +221,54 @@ func validateState(r kv.Reader, c event.ChunkID, op string, want State) error {
 		return p.Errorf(p.ErrChunkCollecting, "%s chunk %s: being collected", op, c)
 	}
 	return p.Errorf(p.ErrPreconditionFailed, "%s chunk %s: state %s, want %s", op, c, rec.State, want)
+}
+
+// validateUnretained is validateState for GC steps: a retained chunk is
+// never condemned or collected.
+func validateUnretained(r kv.Reader, c event.ChunkID, op string, want State) error {
+	if err := validateState(r, c, op, want); err != nil {
+		return err
+	}
+	rec, _, err := Get(r, c)
+	if err == nil && len(rec.Retained) > 0 {
+		err = p.Errorf(p.ErrPreconditionFailed, "%s chunk %s: retained by a hold", op, c)
+	}
+	return err
+}
+
+func validateRetained(r kv.Reader, b *event.ChunksRetained) error {
+	for _, c := range b.Chunks {
+		rec, err := notCollecting(r, c, "retain")
+		if err != nil {
+			return err
+		}
+		if hasToken(rec.Retained, b.Token) {
+			return p.Errorf(p.ErrAlreadyExists, "chunk %s already retained by this token", c)
+		}
+	}
+	return nil
+}
+
+func validateReleased(r kv.Reader, b *event.ChunkRetentionReleased) error {
+	for _, c := range b.Chunks {
+		rec, ok, err := Get(r, c)
+		if err != nil {
+			return err
+		}
+		if !ok || !hasToken(rec.Retained, b.Token) {
+			return p.Errorf(p.ErrNotFound, "chunk %s is not retained by this token", c)
+		}
+	}
+	return nil
+}
+
+func hasToken(ts [][16]byte, t [16]byte) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
 }
 
 func notCollecting(r kv.Reader, c event.ChunkID, op string) (Record, error) {
@@ -257,8 +341,48 @@ func (Projection) Apply(w kv.Writer, _ *event.Envelope, body event.Body) error {
 		}
 		p.Must(rec.State == Collecting, "purge of chunk %s in state %s", b.Chunk, rec.State)
 		return w.Delete(chunkKey(b.Chunk))
+	case *event.ChunksRetained:
+		return applyRetention(w, b.Token, b.Chunks, true)
+	case *event.ChunkRetentionReleased:
+		return applyRetention(w, b.Token, b.Chunks, false)
 	}
 	return applyUpdate(w, body)
+}
+
+// applyRetention adds (or removes) a retention token on chunks and its
+// index entries.
+func applyRetention(w kv.Writer, token [16]byte, ids []event.ChunkID, add bool) error {
+	for _, c := range ids {
+		rec, err := mustGet(w, c)
+		if err != nil {
+			return err
+		}
+		kept := rec.Retained[:0:0]
+		for _, t := range rec.Retained {
+			if t != token {
+				kept = append(kept, t)
+			}
+		}
+		var err2 error
+		if add {
+			kept = append(kept, token)
+			sort.Slice(kept, func(i, j int) bool { return string(kept[i][:]) < string(kept[j][:]) })
+			err2 = w.Set(retainKey(token, c), []byte{1})
+		} else {
+			err2 = w.Delete(retainKey(token, c))
+		}
+		if err2 != nil {
+			return err2
+		}
+		rec.Retained = kept
+		if len(kept) == 0 {
+			rec.Retained = nil
+		}
+		if err := p.Put(w, chunkKey(c), &rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // applyStored records a stored chunk. A second store of a chunk changes

@@ -210,3 +210,49 @@ func TestScan(t *testing.T) {
 		t.Fatalf("scan from ids[1], stop after 3 (-want +got):\n%s", d)
 	}
 }
+
+// TestRetention: a retained chunk is neither condemned nor collected
+// until every token keeping it is released; tokens are indexed for
+// release and a token cannot be added twice or released where absent.
+func TestRetention(t *testing.T) {
+	tokA, tokB := [16]byte{1}, [16]byte{2}
+	w := state(t, "live")
+	if err := step(t, w, &event.ChunksRetained{Token: tokA, Chunks: []event.ChunkID{chunkA}, RetainedNs: 150}); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(t, w, &event.ChunksRetained{Token: tokA, Chunks: []event.ChunkID{chunkA}}); !errors.Is(err, p.ErrAlreadyExists) {
+		t.Fatalf("second retain with the same token: %v", err)
+	}
+	if err := step(t, w, &event.ChunksRetained{Token: tokB, Chunks: []event.ChunkID{chunkA}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(t, w, &event.ChunkCondemned{Chunk: chunkA, CondemnedNs: 200}); !errors.Is(err, p.ErrPreconditionFailed) {
+		t.Fatalf("condemn of a retained chunk: %v", err)
+	}
+	got, err := RetainedBy(w, tokA, 10)
+	if err != nil || len(got) != 1 || got[0] != chunkA {
+		t.Fatalf("RetainedBy = %v, %v", got, err)
+	}
+	if err := step(t, w, &event.ChunkRetentionReleased{Token: tokA, Chunks: []event.ChunkID{chunkA}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(t, w, &event.ChunkRetentionReleased{Token: tokA, Chunks: []event.ChunkID{chunkA}}); !errors.Is(err, p.ErrNotFound) {
+		t.Fatalf("release of an absent token: %v", err)
+	}
+	if err := step(t, w, &event.ChunkCondemned{Chunk: chunkA, CondemnedNs: 200}); !errors.Is(err, p.ErrPreconditionFailed) {
+		t.Fatalf("condemn while token B still retains: %v", err)
+	}
+	if err := step(t, w, &event.ChunkRetentionReleased{Token: tokB, Chunks: []event.ChunkID{chunkA}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(t, w, &event.ChunkCondemned{Chunk: chunkA, CondemnedNs: 200}); err != nil {
+		t.Fatalf("condemn after every release: %v", err)
+	}
+	rec, _, _ := Get(w, chunkA)
+	if rec.Retained != nil {
+		t.Fatalf("retained = %v after release", rec.Retained)
+	}
+	if got, _ := RetainedBy(w, tokB, 10); len(got) != 0 {
+		t.Fatalf("index left %v", got)
+	}
+}
