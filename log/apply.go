@@ -7,6 +7,7 @@ import (
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
 	"github.com/annal-storage/annal/projections"
+	"github.com/annal-storage/annal/projections/audit"
 	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/control"
 	"github.com/annal-storage/annal/projections/keyring"
@@ -26,6 +27,8 @@ const (
 	KindKeys Kind = 4
 	// KindKeks is the KEK shard (tenant KEKs of the internal provider).
 	KindKeks Kind = 5
+	// KindAudit is an audit shard (one per tenant plus the system one).
+	KindAudit Kind = 6
 )
 
 // String names a kind.
@@ -41,6 +44,8 @@ func (k Kind) String() string {
 		return "keys"
 	case KindKeks:
 		return "keks"
+	case KindAudit:
+		return "audit"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -56,6 +61,8 @@ func ProjectionFor(k Kind) (projections.Projection, error) {
 		return chunkstate.Projection{}, nil
 	case KindKeys, KindKeks:
 		return keyring.Projection{}, nil
+	case KindAudit:
+		return audit.Projection{}, nil
 	}
 	return nil, fmt.Errorf("no projection for shard kind %d", k)
 }
@@ -107,7 +114,7 @@ func (a *Applier) Apply(w kv.Writer, data []byte) (Result, error) {
 	if err != nil {
 		return reject(err), nil
 	}
-	evs, res, err := a.decodeAll(prop)
+	evs, res, err := a.decodeAll(w, prop)
 	if err != nil || res != nil {
 		if err != nil {
 			return Result{Status: StatusHalted, Reason: err.Error()}, err
@@ -153,11 +160,17 @@ func reject(err error) Result {
 }
 
 // decodeAll decodes every envelope and body. Unreadable formats halt;
-// malformed bytes and wrong shards reject.
-func (a *Applier) decodeAll(prop Proposal) ([]decoded, *Result, error) {
+// malformed bytes and wrong shards reject; on a frozen or purged shard
+// (a crypto-shredded tenant's) every event but the purge is rejected
+// before its payload is opened, so no replica needs the destroyed key.
+func (a *Applier) decodeAll(r kv.Reader, prop Proposal) ([]decoded, *Result, error) {
 	if len(prop.Events) == 0 {
 		r := reject(fmt.Errorf("%w: no events", ErrMalformedProposal))
 		return nil, &r, nil
+	}
+	frozen, err := ShredState(r, a.Shard)
+	if err != nil {
+		return nil, nil, err
 	}
 	evs := make([]decoded, 0, len(prop.Events))
 	for _, raw := range prop.Events {
@@ -171,6 +184,10 @@ func (a *Applier) decodeAll(prop Proposal) ([]decoded, *Result, error) {
 		}
 		if env.Shard != a.Shard || env.Seq != 0 {
 			r := reject(fmt.Errorf("%w: event for shard %d seq %d proposed to shard %d", ErrMalformedProposal, env.Shard, env.Seq, a.Shard))
+			return nil, &r, nil
+		}
+		if err := admitFrozen(frozen, env.Type); err != nil {
+			r := reject(err)
 			return nil, &r, nil
 		}
 		payload, err := event.Open(a.Keys, &env)
@@ -251,6 +268,9 @@ func (a *Applier) tentative(over *kv.Overlay, guards []event.Guard, evs []decode
 		if err := a.Projection.Apply(proj, &d.env, d.body); err != nil {
 			return Result{}, fmt.Errorf("apply %s seq %d: %w", d.env.Type, last, err)
 		}
+		if err := a.markShred(over, d.env.Type); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := over.Set(lastSeqKey(a.Shard), kv.AppendUint64(nil, last)); err != nil {
 		return Result{}, err
@@ -279,4 +299,46 @@ func (a *Applier) ensureKind(w kv.Writer) error {
 		return fmt.Errorf("shard %d is stored as %s, opened as %s", a.Shard, k, a.Kind)
 	}
 	return w.Set(kindKey(a.Shard), []byte{byte(a.Kind)})
+}
+
+// Shred states of a namespace shard (ADR-014), kept in the shard's key
+// space outside the projection so the apply path reads them before it
+// opens any payload.
+const (
+	ShredNone   uint8 = 0
+	ShredFrozen uint8 = 1 // NamespaceShredStarted applied: only the purge is admitted
+	ShredPurged uint8 = 2 // NamespacePurged applied: nothing is admitted
+)
+
+// ShredState returns a shard's shred state.
+func ShredState(r kv.Reader, shard uint64) (uint8, error) {
+	b, ok, err := r.Get(shredKey(shard))
+	if err != nil || !ok || len(b) != 1 {
+		return ShredNone, err
+	}
+	return b[0], nil
+}
+
+// admitFrozen decides, from the shred state and the type alone, whether
+// an event may apply: deterministic on every replica, whatever keys it
+// holds.
+func admitFrozen(state uint8, t event.Type) error {
+	switch {
+	case state == ShredNone:
+		return nil
+	case state == ShredFrozen && (t == event.TypeNamespacePurged || t == event.TypeNamespaceShredStarted):
+		return nil
+	}
+	return fmt.Errorf("%w: shard is %s", projections.ErrNamespacePurged, map[bool]string{true: "purged", false: "being purged"}[state == ShredPurged])
+}
+
+// markShred records the shred state an applied event moves the shard to.
+func (a *Applier) markShred(w kv.Writer, t event.Type) error {
+	switch t {
+	case event.TypeNamespaceShredStarted:
+		return w.Set(shredKey(a.Shard), []byte{ShredFrozen})
+	case event.TypeNamespacePurged:
+		return w.Set(shredKey(a.Shard), []byte{ShredPurged})
+	}
+	return nil
 }

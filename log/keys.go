@@ -11,6 +11,7 @@ import (
 //	s/<shard u64>/q              last event sequence (u64)
 //	s/<shard u64>/e/<seq u64>    encoded envelope (the event store)
 //	s/<shard u64>/i/<event id>   seq of the event with that id
+//	s/<shard u64>/x              shred state (1 byte; see ShredState)
 //	s/<shard u64>/p/...          projection state
 
 // ShardPrefix is the prefix of every key of a shard.
@@ -25,6 +26,7 @@ func shardKey(shard uint64, suffix string) []byte {
 func appliedKey(shard uint64) []byte { return shardKey(shard, "a") }
 func kindKey(shard uint64) []byte    { return shardKey(shard, "k") }
 func lastSeqKey(shard uint64) []byte { return shardKey(shard, "q") }
+func shredKey(shard uint64) []byte   { return shardKey(shard, "x") }
 func eventPrefix(shard uint64) []byte {
 	return shardKey(shard, "e/")
 }

@@ -58,6 +58,9 @@ func Replay(src kv.Reader, shard uint64, kind Kind, keys event.PayloadCipher, ds
 		if err := a.Projection.Apply(proj, &env, body); err != nil {
 			return false, fmt.Errorf("event %d: %w", seq, err)
 		}
+		if err := a.markShred(dst, env.Type); err != nil {
+			return false, err
+		}
 		st.Applied++
 		st.LastSeq = seq
 		return true, nil

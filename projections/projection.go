@@ -45,6 +45,14 @@ var (
 	// ErrChunkCollecting: the chunk's fragments are being deleted by GC; a
 	// writer waits until its record is purged and stores it afresh.
 	ErrChunkCollecting = errors.New("chunk is being collected")
+	// ErrNamespacePurged: the namespace belonged to a crypto-shredded
+	// tenant; its shard admits nothing more.
+	ErrNamespacePurged = errors.New("namespace purged by crypto-shred")
+	// ErrUnderRetention: a retention hold forbids the change.
+	ErrUnderRetention = errors.New("under retention hold")
+	// ErrRetentionHoldRequired: compliance tags imply retention and no
+	// hold exists, so the crypto-shred is refused (REQUIREMENTS Decision 10).
+	ErrRetentionHoldRequired = errors.New("retention hold required")
 )
 
 // Errorf wraps a domain error with context.
@@ -118,6 +126,8 @@ var codes = []struct {
 	{"InvalidPart", ErrInvalidPart}, {"InvalidPartOrder", ErrInvalidPartOrder},
 	{"EntityTooSmall", ErrEntityTooSmall}, {"NotSymlink", ErrNotSymlink},
 	{"NoData", ErrNoData}, {"Loop", ErrLoop}, {"ChunkCollecting", ErrChunkCollecting},
+	{"NamespacePurged", ErrNamespacePurged}, {"UnderRetention", ErrUnderRetention},
+	{"RetentionHoldRequired", ErrRetentionHoldRequired},
 }
 
 // ErrorCode names the domain error err wraps ("" when it wraps none).

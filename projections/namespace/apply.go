@@ -15,6 +15,21 @@ func (Projection) Apply(w kv.Writer, env *event.Envelope, body event.Body) error
 		return applyOpened(w, b)
 	case *event.NamespaceSealed:
 		return updateMeta(w, func(m *Meta) { m.Sealed = true })
+	case *event.NamespaceShredStarted:
+		m, err := GetMeta(w)
+		if err != nil && !isNotFound(err) {
+			return err
+		}
+		m.Shredding = true
+		return p.Put(w, metaKey, &m)
+	case *event.NamespacePurged:
+		// Everything goes: names, inodes, versions, segments and the
+		// chunk reference counts (GC may now collect chunks no other
+		// namespace references). The meta keeps no name.
+		if err := w.DeleteRange(nil, nil); err != nil {
+			return err
+		}
+		return p.Put(w, metaKey, &Meta{Shredding: true, Purged: true})
 	case *event.VersioningConfigured:
 		return updateMeta(w, func(m *Meta) { m.Versioning = b.Status })
 	case *event.ObjectPut:

@@ -79,6 +79,10 @@ type Meta struct {
 	Versioning string `msgpack:"v,omitempty"`
 	Sealed     bool   `msgpack:"s,omitempty"`
 	CreatedNs  int64  `msgpack:"at"`
+	// Shredding: the tenant is being crypto-shredded; Purged: the shard's
+	// state was deleted (ADR-014). A purged Meta is all that remains.
+	Shredding bool `msgpack:"sh,omitempty"`
+	Purged    bool `msgpack:"pg,omitempty"`
 }
 
 // Inode is a file, directory or symlink.

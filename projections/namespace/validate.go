@@ -14,6 +14,10 @@ type Projection struct{}
 // Validate implements projections.Projection: the preconditions of every
 // namespace event, checked by commands on their view and again at apply.
 func (Projection) Validate(r kv.Reader, env *event.Envelope, body event.Body) error {
+	switch body.(type) {
+	case *event.NamespaceShredStarted, *event.NamespacePurged:
+		return validateShred(r, body)
+	}
 	if _, ok := body.(*event.NamespaceOpened); ok {
 		if _, err := GetMeta(r); err == nil {
 			return p.Errorf(p.ErrAlreadyExists, "namespace already opened")
@@ -61,6 +65,22 @@ func validateOpen(r kv.Reader, meta Meta, env *event.Envelope, body event.Body) 
 		return validateStagedDrop(r, b)
 	}
 	return validatePosix(r, env, body)
+}
+
+// validateShred: a shard is frozen once, then purged once.
+func validateShred(r kv.Reader, body event.Body) error {
+	meta, err := GetMeta(r)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	_, purge := body.(*event.NamespacePurged)
+	switch {
+	case purge && !meta.Shredding:
+		return p.Errorf(p.ErrPreconditionFailed, "purge of a namespace not being shredded")
+	case purge && meta.Purged, !purge && meta.Shredding:
+		return p.Errorf(p.ErrAlreadyExists, "namespace already %s", map[bool]string{true: "purged", false: "being shredded"}[purge])
+	}
+	return nil
 }
 
 func validateSealed(r kv.Reader) error {
