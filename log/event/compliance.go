@@ -149,6 +149,9 @@ const (
 // bucket names) sealed under the tenant's payload key; KeyHash is the
 // event header's keyed hash of the object key.
 type AuditRecorded struct {
+	// TenantID is the tenant the record concerns (0: none). In the system
+	// audit shard exports replace it by an opaque hash.
+	TenantID     uint64 `msgpack:"tn,omitempty"`
 	Category     string `msgpack:"c"`
 	Op           string `msgpack:"o"`
 	Actor        string `msgpack:"a,omitempty"`

@@ -89,7 +89,7 @@ var samples = map[Type]Body{
 	TypeNamespacePurged:        &NamespacePurged{PurgedNs: 47},
 	TypeChunksRetained:         &ChunksRetained{Token: [16]byte{7}, Chunks: []ChunkID{chunkA}, RetainedNs: 48},
 	TypeChunkRetentionReleased: &ChunkRetentionReleased{Token: [16]byte{7}, Chunks: []ChunkID{chunkA}, ReleasedNs: 49},
-	TypeAuditRecorded: &AuditRecorded{Category: AuditCategoryMutation, Op: "ObjectPut", Actor: "AKEXAMPLE", Outcome: AuditOutcomeSuccess,
+	TypeAuditRecorded: &AuditRecorded{TenantID: 2, Category: AuditCategoryMutation, Op: "ObjectPut", Actor: "AKEXAMPLE", Outcome: AuditOutcomeSuccess,
 		Target: "namespace shard 1000", SealedTarget: []byte{1, 2}, KeyHash: []byte{0xde, 0xad}, SourceShard: 1000, SourceSeq: 7, WallNs: 50,
 		Details: []Pair{{K: "size", V: "10"}}},
 	TypeAuditSourceConsumed:          &AuditSourceConsumed{SourceShard: 1000, ThroughSeq: 7},

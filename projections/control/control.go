@@ -10,6 +10,7 @@
 //	h/<shard u64>           ShardOwner (every namespace shard ever made)
 //	c/tenant, c/shard       highest id handed out
 //	g/<setting>             setting value
+//	T/..., H/...            compliance tags and retention holds (compliance.go)
 //
 // control must not import anything but log/event, log/kv and projections.
 package control
@@ -37,6 +38,14 @@ type Tenant struct {
 	Compliance    []string `msgpack:"c,omitempty"`
 	DedupIsolated bool     `msgpack:"d,omitempty"`
 	CreatedNs     int64    `msgpack:"at"`
+	// Shredded: the tenant was crypto-shredded at ShreddedNs (ADR-014).
+	Shredded   bool  `msgpack:"x,omitempty"`
+	ShreddedNs int64 `msgpack:"xn,omitempty"`
+	// Backpressure: a stalled audit export throttles the tenant's writes
+	// instead of letting event GC pass it; ValveSeconds overrides the
+	// safety valve (0: the cluster default).
+	Backpressure bool  `msgpack:"bp,omitempty"`
+	ValveSeconds int64 `msgpack:"vs,omitempty"`
 }
 
 // AccessKey is an S3-style credential.
@@ -61,6 +70,9 @@ type ShardOwner struct {
 	TenantID uint64 `msgpack:"t"`
 	Name     string `msgpack:"n"`
 	Deleted  bool   `msgpack:"d,omitempty"`
+	// Purged: the tenant was crypto-shredded and the shard purged; nodes
+	// drop their replicas of it.
+	Purged bool `msgpack:"p,omitempty"`
 }
 
 func tenantKey(id uint64) []byte        { return p.Key([]byte("t/"), p.U64(id)) }
@@ -83,11 +95,14 @@ type Projection struct{}
 
 // Validate implements projections.Projection.
 func (Projection) Validate(r kv.Reader, _ *event.Envelope, body event.Body) error {
+	if ok, err := validateCompliance(r, body); ok {
+		return err
+	}
 	switch b := body.(type) {
 	case *event.TenantCreated:
 		return validateTenantCreated(r, b)
 	case *event.AccessKeyIssued:
-		if _, err := mustTenant(r, b.TenantID); err != nil {
+		if _, err := liveTenant(r, b.TenantID); err != nil {
 			return err
 		}
 		if ok, err := p.Get(r, accessKeyKey(b.AccessKeyID), &AccessKey{}); err != nil || ok {
@@ -98,6 +113,9 @@ func (Projection) Validate(r kv.Reader, _ *event.Envelope, body event.Body) erro
 			return err
 		}
 	case *event.NamespaceCreated:
+		if _, err := liveTenant(r, b.TenantID); err != nil {
+			return err
+		}
 		return validateNamespaceCreated(r, b)
 	case *event.NamespaceDeleted:
 		ns, err := NamespaceByName(r, b.TenantID, b.Name)
@@ -158,6 +176,9 @@ func (Projection) CheckGuard(_ kv.Reader, g event.Guard) error {
 
 // Apply implements projections.Projection.
 func (Projection) Apply(w kv.Writer, _ *event.Envelope, body event.Body) error {
+	if ok, err := applyCompliance(w, body); ok {
+		return err
+	}
 	switch b := body.(type) {
 	case *event.TenantCreated:
 		t := Tenant{ID: b.TenantID, Name: b.Name, Org: b.Org, Project: b.Project, Workload: b.Workload,
