@@ -226,11 +226,19 @@ func (s *Service) CreateBucket(ctx context.Context, p Principal, name string) er
 	if existed && opened == nil {
 		return fmt.Errorf("%w: bucket %q", ErrAlreadyExists, name)
 	}
+	// Data is now written under the tenant's and bucket's compliance
+	// tags: their default holds start here (ADR-014).
+	if err := s.ensureDefaultHolds(ctx, p.Tenant); err != nil {
+		return fmt.Errorf("create bucket %q: default holds: %w", name, err)
+	}
 	return nil
 }
 
 // ListBuckets lists the principal's tenant's namespaces in name order.
 func (s *Service) ListBuckets(ctx context.Context, p Principal) ([]Bucket, error) {
+	if err := s.checkTenantKey(ctx, p.Tenant); err != nil {
+		return nil, err
+	}
 	v, err := s.read(ctx, ControlShard)
 	if err != nil {
 		return nil, err
@@ -258,6 +266,9 @@ func (s *Service) bucketShard(ctx context.Context, p Principal, name string) (ui
 		return 0, fmt.Errorf("%w: %q", ErrNoSuchBucket, name)
 	}
 	if err != nil {
+		return 0, err
+	}
+	if err := s.checkTenantKey(ctx, p.Tenant); err != nil {
 		return 0, err
 	}
 	if err := s.log.Ensure(ctx, ns.ShardID, annallog.KindNamespace); err != nil {

@@ -111,13 +111,29 @@ type Config struct {
 	// error when the caller should give up.
 	Backoff func(ctx context.Context, attempt int) error
 	Logger  *slog.Logger
+	// TenantKeyCheck, when set, is asked before a tenant's namespaces are
+	// served: it fails once the tenant's KEK is destroyed or cannot be
+	// confirmed after the KEK cache TTL (ADR-014).
+	TenantKeyCheck func(ctx context.Context, tenant uint64) error
+	// InvalidateTenant drops this node's cached key of a tenant (the
+	// local end of a shred's broadcast).
+	InvalidateTenant func(tenant uint64)
+	// Events reads a shard's stored events on this node (the audit
+	// consumer and export); nil disables them.
+	Events EventReader
 }
+
+// EventReader calls fn with the stored events of a shard from seq on, in
+// order, until fn returns false (log.ReadEvents on the node's store).
+type EventReader func(shard, from uint64, fn func(seq uint64, raw []byte) (bool, error)) error
 
 // Service runs commands against the log.
 type Service struct {
 	cfg Config
 	log Log
 	env Env
+
+	security securityQueue
 }
 
 // NewService returns a Service.
@@ -166,7 +182,11 @@ func Build(env Env, keyHashSecret []byte, d *Decision) (annallog.Proposal, error
 		if pe.Key != "" {
 			e.Header.KeyHash = KeyHash(keyHashSecret, d.Shard, pe.Key)
 		}
-		if err := event.Seal(env.Payloads, &e, sealing, body); err != nil {
+		s := sealing
+		if s != event.SealingNone && event.SystemSealed(e.Type) {
+			s = event.SealingSystem // no tenant content; must open after a shred
+		}
+		if err := event.Seal(env.Payloads, &e, s, body); err != nil {
 			return p, err
 		}
 		raw, err := e.Encode()
@@ -198,8 +218,13 @@ func sealGuards(env Env, p *annallog.Proposal, guards []event.Guard, first *even
 }
 
 // SealingFor says how a shard's payloads are sealed: namespace shards are
-// tenant content (tenant key); system shards use the system key.
+// tenant content (tenant key); system shards use the system key, and so
+// do audit shards, whose records must outlive a crypto-shred (their
+// tenant content is sealed inside the record, ADR-014).
 func SealingFor(shard uint64) event.Sealing {
+	if IsAuditShard(shard) {
+		return event.SealingSystem
+	}
 	if shard >= control.FirstNamespaceShard {
 		return event.SealingTenant
 	}
@@ -253,7 +278,11 @@ func (s *Service) decideOn(ctx context.Context, shard uint64, decide func(v kv.R
 		return nil, err
 	}
 	defer v.Close()
-	return decide(v)
+	d, err := decide(v)
+	if err != nil || d == nil {
+		return d, err
+	}
+	return d, s.checkHolds(v, d)
 }
 
 // read returns a linearizable view of a shard, retrying (with the
