@@ -67,8 +67,9 @@ func (f *complianceFixture) get(p Principal, bucket, key string) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	defer o.Close()
-	return io.ReadAll(o.Open(0, -1))
+	r := o.Open(0, o.Info.Size)
+	defer r.Close()
+	return io.ReadAll(r)
 }
 
 func (f *complianceFixture) bucket(p Principal, name string) {
