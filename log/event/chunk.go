@@ -86,6 +86,29 @@ type ChunkLost struct {
 	LostNs int64   `msgpack:"at"`
 }
 
+// ChunkResealed records that a chunk was sealed again under a newer
+// system epoch (key rotation, ADR-015): the new envelope's fragments are
+// durable at Placement, beside the old ones, which the resealer deletes
+// after this commits. FromEpoch is the epoch the resealer read; the event
+// is refused if the record moved on meanwhile.
+type ChunkResealed struct {
+	Chunk       ChunkID        `msgpack:"c"`
+	FromEpoch   uint32         `msgpack:"f"`
+	Epoch       uint32         `msgpack:"e"`
+	SealedBytes int64          `msgpack:"s"`
+	Placement   ChunkPlacement `msgpack:"p"`
+	ResealedNs  int64          `msgpack:"at"`
+}
+
+// ChunkEpochFloorRaised closes every system epoch below Floor on the
+// chunk shard: from then on no chunk is recorded (ChunksStored placing
+// it, ChunkResealed) under such an epoch, so once no record uses one it
+// never will again and its key can be retired (ADR-015).
+type ChunkEpochFloorRaised struct {
+	Floor    uint32 `msgpack:"f"`
+	RaisedNs int64  `msgpack:"at"`
+}
+
 const (
 	TypeChunksStored     Type = 200
 	TypeChunkCondemned   Type = 201
@@ -94,15 +117,20 @@ const (
 	TypeChunkPurged      Type = 204
 	TypeFragmentRepaired Type = 205
 	TypeChunkLost        Type = 206
+	// 207 and 208 are the retention events (compliance.go).
+	TypeChunkResealed         Type = 209
+	TypeChunkEpochFloorRaised Type = 210
 )
 
-func (ChunksStored) EventType() Type     { return TypeChunksStored }
-func (ChunkCondemned) EventType() Type   { return TypeChunkCondemned }
-func (ChunkRevived) EventType() Type     { return TypeChunkRevived }
-func (ChunkCollected) EventType() Type   { return TypeChunkCollected }
-func (ChunkPurged) EventType() Type      { return TypeChunkPurged }
-func (FragmentRepaired) EventType() Type { return TypeFragmentRepaired }
-func (ChunkLost) EventType() Type        { return TypeChunkLost }
+func (ChunksStored) EventType() Type          { return TypeChunksStored }
+func (ChunkCondemned) EventType() Type        { return TypeChunkCondemned }
+func (ChunkRevived) EventType() Type          { return TypeChunkRevived }
+func (ChunkCollected) EventType() Type        { return TypeChunkCollected }
+func (ChunkPurged) EventType() Type           { return TypeChunkPurged }
+func (FragmentRepaired) EventType() Type      { return TypeFragmentRepaired }
+func (ChunkLost) EventType() Type             { return TypeChunkLost }
+func (ChunkResealed) EventType() Type         { return TypeChunkResealed }
+func (ChunkEpochFloorRaised) EventType() Type { return TypeChunkEpochFloorRaised }
 
 func init() {
 	register(TypeChunksStored, "ChunksStored", func() Body { return &ChunksStored{} })
@@ -112,4 +140,6 @@ func init() {
 	register(TypeChunkPurged, "ChunkPurged", func() Body { return &ChunkPurged{} })
 	register(TypeFragmentRepaired, "FragmentRepaired", func() Body { return &FragmentRepaired{} })
 	register(TypeChunkLost, "ChunkLost", func() Body { return &ChunkLost{} })
+	register(TypeChunkResealed, "ChunkResealed", func() Body { return &ChunkResealed{} })
+	register(TypeChunkEpochFloorRaised, "ChunkEpochFloorRaised", func() Body { return &ChunkEpochFloorRaised{} })
 }
