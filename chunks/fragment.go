@@ -7,34 +7,47 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/reedsolomon"
 )
 
-// Fragment layout, header version 1. All integers are big-endian.
+// Fragment layout, header version 2. All integers are big-endian.
 //
 //	offset  size  field
 //	0       4     magic "ANFG"
-//	4       2     header version (FragmentVersion1)
+//	4       2     header version (FragmentVersion2; FragmentVersion1 read)
 //	6       1     profile kind
 //	7       1     profile data count
 //	8       1     profile parity count
 //	9       1     fragment index
-//	10      2     reserved, zero
+//	10      2     envelope nonce tag: first 2 bytes of the seal's nonce
 //	12      32    chunk id
 //	44      4     sealed envelope length
 //	48      4     payload length
 //	52      4     CRC32-C of the payload
-//	56      4     reserved, zero
+//	56      4     envelope epoch: the seal's system master-key epoch
 //	60      4     CRC32-C of bytes 0..59
 //	64      n     payload
 //	64+n    pad   zeros up to a multiple of FragmentAlignBytes
+//
+// Version 1 is the same layout with bytes 10..11 and 56..59 reserved
+// (zero): its fragments carry no envelope identity. Readers accept both;
+// writers write version 2 only (ADR-015).
+//
+// The envelope identity (epoch, nonce tag) names which sealed envelope a
+// fragment's payload belongs to. A chunk re-sealed under a new epoch, or
+// written by two writers straddling a rotation, has fragments of several
+// envelopes under the same (chunk id, index) keys; Reed-Solomon over a mix
+// of them yields garbage, so reconstruction only ever combines fragments
+// of one envelope.
 //
 // The padding is less than FragmentAlignBytes (4 KiB) per fragment, under
 // 1% of a fragment of an average (1 MiB) chunk.
 const (
 	FragmentVersion1    uint16 = 1
+	FragmentVersion2    uint16 = 2
 	FragmentHeaderBytes int    = 64
 	FragmentAlignBytes  int    = 4096
 )
@@ -64,13 +77,18 @@ type FragmentHeader struct {
 	SealedBytes  int // length of the whole sealed envelope
 	PayloadBytes int
 	PayloadCRC   uint32
+	// Envelope identifies the sealed envelope the payload belongs to; zero
+	// in version-1 fragments (unknown).
+	Envelope Envelope
 }
 
 // EncodeFragments splits a sealed envelope into profile.Fragments()
 // fragments, index i at position i: EC data shards then parity shards, or
 // whole copies for replication. Each fragment is a header plus payload,
 // zero-padded to a multiple of FragmentAlignBytes, in its own allocation.
-// Encoding is deterministic, so re-encoding rebuilds identical fragments.
+// The headers carry the envelope's identity (EnvelopeOf; zero when sealed
+// is not an envelope). Encoding is deterministic, so re-encoding rebuilds
+// identical fragments.
 func EncodeFragments(profile Profile, id ChunkID, sealed []byte) ([][]byte, error) {
 	if err := profile.Validate(); err != nil {
 		return nil, fmt.Errorf("encode chunk %s: %w", id, err)
@@ -88,11 +106,12 @@ func EncodeFragments(profile Profile, id ChunkID, sealed []byte) ([][]byte, erro
 	if err := fillPayloads(profile, sealed, payloads); err != nil {
 		return nil, fmt.Errorf("encode chunk %s: %w", id, err)
 	}
+	envelope := EnvelopeOf(sealed)
 	for i, fragment := range fragments {
 		h := FragmentHeader{
-			Version: FragmentVersion1, Chunk: id, Index: uint8(i), Profile: profile,
+			Version: FragmentVersion2, Chunk: id, Index: uint8(i), Profile: profile,
 			SealedBytes: len(sealed), PayloadBytes: payloadBytes,
-			PayloadCRC: crc32.Checksum(payloads[i], castagnoli),
+			PayloadCRC: crc32.Checksum(payloads[i], castagnoli), Envelope: envelope,
 		}
 		putFragmentHeader(fragment[:FragmentHeaderBytes], h)
 	}
@@ -121,7 +140,10 @@ func fillPayloads(profile Profile, sealed []byte, payloads [][]byte) error {
 	return nil
 }
 
+// putFragmentHeader encodes h in the layout of h.Version; version 1 has
+// no envelope identity (its bytes stay zero).
 func putFragmentHeader(b []byte, h FragmentHeader) {
+	clear(b[:FragmentHeaderBytes])
 	copy(b[0:4], fragmentMagic[:])
 	binary.BigEndian.PutUint16(b[4:], h.Version)
 	b[6], b[7], b[8], b[9] = byte(h.Profile.Kind), byte(h.Profile.Data), byte(h.Profile.Parity), h.Index
@@ -129,12 +151,17 @@ func putFragmentHeader(b []byte, h FragmentHeader) {
 	binary.BigEndian.PutUint32(b[44:], uint32(h.SealedBytes))
 	binary.BigEndian.PutUint32(b[48:], uint32(h.PayloadBytes))
 	binary.BigEndian.PutUint32(b[52:], h.PayloadCRC)
+	if h.Version >= FragmentVersion2 {
+		binary.BigEndian.PutUint16(b[10:], h.Envelope.NonceTag)
+		binary.BigEndian.PutUint32(b[56:], h.Envelope.Epoch)
+	}
 	binary.BigEndian.PutUint32(b[60:], crc32.Checksum(b[:60], castagnoli))
 }
 
 // DecodeFragment checks a fragment and returns its header and payload. The
 // payload aliases b. Any failed check returns an error wrapping
-// ErrFragmentCorrupt (or ErrUnknownFragmentVersion); it never panics.
+// ErrFragmentCorrupt (or ErrUnknownFragmentVersion); it never panics. It
+// reads header versions 1 and 2.
 func DecodeFragment(b []byte) (FragmentHeader, []byte, error) {
 	if len(b) < FragmentHeaderBytes {
 		return FragmentHeader{}, nil, fmt.Errorf("fragment of %d bytes: %w", len(b), ErrFragmentCorrupt)
@@ -142,7 +169,7 @@ func DecodeFragment(b []byte) (FragmentHeader, []byte, error) {
 	if !bytes.Equal(b[:4], fragmentMagic[:]) {
 		return FragmentHeader{}, nil, fmt.Errorf("fragment magic %x: %w", b[:4], ErrFragmentCorrupt)
 	}
-	if v := binary.BigEndian.Uint16(b[4:]); v != FragmentVersion1 {
+	if v := binary.BigEndian.Uint16(b[4:]); v != FragmentVersion1 && v != FragmentVersion2 {
 		return FragmentHeader{}, nil, fmt.Errorf("fragment version %d: %w", v, ErrUnknownFragmentVersion)
 	}
 	if got, want := crc32.Checksum(b[:60], castagnoli), binary.BigEndian.Uint32(b[60:]); got != want {
@@ -168,6 +195,9 @@ func parseFragmentHeader(b []byte) FragmentHeader {
 		PayloadBytes: int(binary.BigEndian.Uint32(b[48:])),
 		PayloadCRC:   binary.BigEndian.Uint32(b[52:]),
 	}
+	if h.Version >= FragmentVersion2 {
+		h.Envelope = Envelope{Epoch: binary.BigEndian.Uint32(b[56:]), NonceTag: binary.BigEndian.Uint16(b[10:])}
+	}
 	copy(h.Chunk[:], b[12:44])
 	return h
 }
@@ -175,7 +205,7 @@ func parseFragmentHeader(b []byte) FragmentHeader {
 // check validates a CRC-clean header against itself and the fragment
 // length b.
 func (h FragmentHeader) check(b []byte) error {
-	if b[10] != 0 || b[11] != 0 || binary.BigEndian.Uint32(b[56:]) != 0 {
+	if h.Version == FragmentVersion1 && (b[10] != 0 || b[11] != 0 || binary.BigEndian.Uint32(b[56:]) != 0) {
 		return fmt.Errorf("reserved bytes set: %w", ErrFragmentCorrupt)
 	}
 	if err := h.Profile.Validate(); err != nil {
@@ -195,10 +225,12 @@ func (h FragmentHeader) check(b []byte) error {
 
 // Reconstruct rebuilds a sealed envelope from the fragments of chunk id.
 // fragments[i] holds fragment i, or nil when it is missing. Fragments that
-// fail DecodeFragment or do not belong at position i of this chunk and
-// profile count as missing and are listed in bad. With fewer than
-// profile.Data usable fragments it returns an error wrapping ErrChunkLost.
-// The result never aliases fragments.
+// fail DecodeFragment, do not belong at position i of this chunk and
+// profile, or belong to another envelope than the one rebuilt (see
+// fragmentSet.choose; no envelope is preferred here) count as missing and
+// are listed in bad. With fewer than profile.Data usable fragments of any
+// one envelope it returns an error wrapping ErrChunkLost. The result never
+// aliases fragments.
 func Reconstruct(profile Profile, id ChunkID, fragments [][]byte) (sealed []byte, bad []int, err error) {
 	if err := profile.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("reconstruct chunk %s: %w", id, err)
@@ -206,95 +238,17 @@ func Reconstruct(profile Profile, id ChunkID, fragments [][]byte) (sealed []byte
 	if len(fragments) != profile.Fragments() {
 		return nil, nil, fmt.Errorf("reconstruct chunk %s: %d fragments given, %s has %d", id, len(fragments), profile, profile.Fragments())
 	}
-	set := newFragmentSet(profile, id)
+	set := newFragmentSet(profile, id, 0)
 	for i, b := range fragments {
 		if b != nil && set.add(i, b) != nil {
 			bad = append(bad, i)
 		}
 	}
-	sealed, err = set.join()
+	sealed, _, err = set.join()
+	if err == nil {
+		bad = slices.Sorted(slices.Values(append(bad, set.foreign()...)))
+	}
 	return sealed, bad, err
-}
-
-// fragmentSet collects the verified payloads of one chunk's fragments.
-type fragmentSet struct {
-	profile     Profile
-	id          ChunkID
-	payloads    [][]byte // nil = missing or unusable
-	sealedBytes int      // from the first usable fragment; 0 before
-	usable      int
-}
-
-func newFragmentSet(profile Profile, id ChunkID) *fragmentSet {
-	return &fragmentSet{profile: profile, id: id, payloads: make([][]byte, profile.Fragments())}
-}
-
-// add verifies fragment b as fragment index of the set's chunk and keeps
-// its payload. It returns an error wrapping ErrFragmentCorrupt (or
-// ErrUnknownFragmentVersion) when b is unusable.
-func (s *fragmentSet) add(index int, b []byte) error {
-	h, payload, err := DecodeFragment(b)
-	if err != nil {
-		return err
-	}
-	if h.Chunk != s.id || h.Profile != s.profile || int(h.Index) != index {
-		return fmt.Errorf("fragment claims chunk %s index %d %s, expected %s index %d %s: %w",
-			h.Chunk, h.Index, h.Profile, s.id, index, s.profile, ErrFragmentCorrupt)
-	}
-	if s.sealedBytes != 0 && h.SealedBytes != s.sealedBytes {
-		return fmt.Errorf("fragment %d claims sealed length %d, others %d: %w", index, h.SealedBytes, s.sealedBytes, ErrFragmentCorrupt)
-	}
-	s.sealedBytes = h.SealedBytes
-	if s.payloads[index] == nil {
-		s.usable++
-	}
-	s.payloads[index] = payload
-	return nil
-}
-
-// enough reports whether the set can rebuild the chunk.
-func (s *fragmentSet) enough() bool { return s.usable >= s.profile.Data }
-
-// join rebuilds the sealed envelope into a new slice.
-func (s *fragmentSet) join() ([]byte, error) {
-	if !s.enough() {
-		return nil, fmt.Errorf("chunk %s: %d of %d fragments usable, %s needs %d: %w",
-			s.id, s.usable, s.profile.Fragments(), s.profile, s.profile.Data, ErrChunkLost)
-	}
-	if s.profile.Kind == KindReplicate {
-		for _, p := range s.payloads {
-			if p != nil {
-				return bytes.Clone(p), nil
-			}
-		}
-	}
-	if err := s.reconstructData(); err != nil {
-		return nil, err
-	}
-	sealed := make([]byte, 0, s.sealedBytes)
-	for _, p := range s.payloads[:s.profile.Data] {
-		sealed = append(sealed, p[:min(len(p), s.sealedBytes-len(sealed))]...)
-	}
-	return sealed, nil
-}
-
-// reconstructData fills missing data shards from the others.
-func (s *fragmentSet) reconstructData() error {
-	for _, p := range s.payloads[:s.profile.Data] {
-		if p == nil {
-			enc, err := encoderFor(s.profile)
-			if err != nil {
-				return err
-			}
-			shards := append([][]byte(nil), s.payloads...)
-			if err := enc.ReconstructData(shards); err != nil {
-				return fmt.Errorf("chunk %s: reed-solomon reconstruct: %w", s.id, err)
-			}
-			s.payloads = shards
-			return nil
-		}
-	}
-	return nil
 }
 
 // encoders caches one Reed-Solomon encoder per EC shape; encoders are safe

@@ -13,11 +13,15 @@ import (
 type Placement struct {
 	Profile Profile
 	Devices []string
+	// Epoch is the seal epoch of the envelope the fragments hold, as the
+	// chunk's record names it (Store.Put sets it). Reads prefer fragments
+	// of that envelope; 0 states no preference (ADR-015).
+	Epoch uint32
 }
 
 // Clone returns a deep copy.
 func (p Placement) Clone() Placement {
-	return Placement{Profile: p.Profile, Devices: slices.Clone(p.Devices)}
+	return Placement{Profile: p.Profile, Devices: slices.Clone(p.Devices), Epoch: p.Epoch}
 }
 
 // rankDevices orders device ids by rendezvous (highest random weight)

@@ -164,7 +164,8 @@ func (s *Store) candidates(id ChunkID, exclude []string) []string {
 // fragments for now (ADR-005 allows acknowledging at Data fragments; the
 // issue owner may relax this). On failure, fragments already written stay
 // as orphans for orphan collection: deleting them could remove a
-// concurrent writer's identical fragment of the same chunk.
+// concurrent writer's identical fragment of the same chunk. The placement
+// returned names the envelope's epoch.
 func (s *Store) Put(profile Profile, id ChunkID, sealed []byte) (Placement, error) {
 	if err := profile.Validate(); err != nil {
 		return Placement{}, fmt.Errorf("put chunk %s: %w", id, err)
@@ -174,18 +175,31 @@ func (s *Store) Put(profile Profile, id ChunkID, sealed []byte) (Placement, erro
 		return Placement{}, fmt.Errorf("put chunk %s: %s needs %d devices, %d healthy: %w",
 			id, profile, profile.Fragments(), len(devices), ErrInsufficientDevices)
 	}
-	fragments, err := EncodeFragments(profile, id, sealed)
-	if err != nil {
-		return Placement{}, fmt.Errorf("put chunk %s: %w", id, err)
+	placement := Placement{Profile: profile, Devices: devices[:profile.Fragments()], Epoch: EnvelopeOf(sealed).Epoch}
+	if err := s.PutAt(id, placement, sealed); err != nil {
+		return Placement{}, err
 	}
-	placement := Placement{Profile: profile, Devices: devices[:profile.Fragments()]}
+	return placement, nil
+}
+
+// PutAt encodes a sealed envelope under placement's profile and writes
+// fragment i to placement.Devices[i], all in parallel, with Put's write
+// quorum (all) and orphan rule.
+func (s *Store) PutAt(id ChunkID, placement Placement, sealed []byte) error {
+	if err := checkPlacement(placement); err != nil {
+		return fmt.Errorf("put chunk %s: %w", id, err)
+	}
+	fragments, err := EncodeFragments(placement.Profile, id, sealed)
+	if err != nil {
+		return fmt.Errorf("put chunk %s: %w", id, err)
+	}
 	errs := s.parallel(len(fragments), func(i int) error {
 		return s.putFragment(placement.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)}, fragments[i])
 	})
 	if err := errors.Join(errs...); err != nil {
-		return Placement{}, fmt.Errorf("put chunk %s (%s, write quorum all): %w", id, profile, err)
+		return fmt.Errorf("put chunk %s (%s, write quorum all): %w", id, placement.Profile, err)
 	}
-	return placement, nil
+	return nil
 }
 
 func (s *Store) putFragment(deviceID string, key FragmentKey, fragment []byte) error {
@@ -210,33 +224,63 @@ type ReadReport struct {
 	// does not hold.
 	Unreachable []int
 	Corrupt     []int // present but failed its checks
+	// Foreign are intact fragments of another envelope than the one read
+	// (a stale seal of the chunk, or a racing writer's): unusable for this
+	// read; repair rewrites them.
+	Foreign []int
+	// Envelope is the envelope read (zero when none was readable).
+	Envelope Envelope
+	// Fallback is set when the envelope read is not the one the placement
+	// names (Placement.Epoch): the bytes are right (every envelope
+	// authenticates its own), but the chunk's record does not describe
+	// its fragments; the chunk must be sealed again, not repaired.
+	Fallback bool
 	// ReadBytes is the fragment bytes fetched from devices.
 	ReadBytes int64
 }
 
 // Degraded reports whether the read met any unusable fragment.
-func (r ReadReport) Degraded() bool { return len(r.Missing)+len(r.Corrupt) > 0 }
+func (r ReadReport) Degraded() bool { return len(r.Missing)+len(r.Corrupt)+len(r.Foreign) > 0 }
 
 // Get reads a chunk's sealed envelope. It fetches the Data data fragments
 // in parallel, and for each one unusable fetches the next parity fragment,
-// reconstructing when needed. Fewer than Data usable fragments gives an
-// error wrapping ErrChunkLost.
+// reconstructing when needed. It combines only fragments of one envelope:
+// the one placement.Epoch names when enough of its fragments survive,
+// otherwise another complete one (ReadReport.Fallback). Fewer than Data
+// usable fragments of any one envelope gives an error wrapping
+// ErrChunkLost.
 func (s *Store) Get(id ChunkID, placement Placement) ([]byte, ReadReport, error) {
 	var report ReadReport
 	if err := checkPlacement(placement); err != nil {
 		return nil, report, fmt.Errorf("get chunk %s: %w", id, err)
 	}
-	set := newFragmentSet(placement.Profile, id)
-	for next := 0; !set.enough() && next < placement.Profile.Fragments(); {
-		batch := min(placement.Profile.Data-set.usable, placement.Profile.Fragments()-next)
+	n := placement.Profile.Fragments()
+	set := newFragmentSet(placement.Profile, id, placement.Epoch)
+	for next := 0; next < n && !set.settled(n-next); {
+		batch := min(set.wanted(), n-next)
 		s.fetchInto(set, &report, id, placement, next, next+batch)
 		next += batch
 	}
-	sealed, err := set.join()
+	sealed, err := s.finish(set, &report)
 	if err != nil {
-		return nil, report, fmt.Errorf("get chunk %s: missing %v, corrupt %v: %w", id, report.Missing, report.Corrupt, err)
+		return nil, report, fmt.Errorf("get chunk %s: missing %v, corrupt %v, foreign %v: %w", id, report.Missing, report.Corrupt, report.Foreign, err)
 	}
 	return sealed, report, nil
+}
+
+// finish joins set and completes report with the envelope read and the
+// foreign fragments.
+// The envelope read is the one the sealed bytes name: fragments of
+// unknown identity that joined the preferred group may turn out to hold
+// another epoch, which is a fallback too.
+func (s *Store) finish(set *fragmentSet, report *ReadReport) ([]byte, error) {
+	sealed, sel, err := set.join()
+	report.Foreign = set.foreign()
+	if err == nil {
+		report.Envelope = EnvelopeOf(sealed)
+		report.Fallback = sel.fallback || set.preferred != 0 && report.Envelope.Known() && report.Envelope.Epoch != set.preferred
+	}
+	return sealed, err
 }
 
 // fetchInto reads fragments [from, to) in parallel, adds the usable ones to
@@ -313,44 +357,59 @@ func (s *Store) ListFragments(deviceID string, fn func(FragmentInfo) error) erro
 }
 
 // Check reads and verifies every fragment of a chunk (headers, CRCs,
-// chunk id, index and profile) without reconstructing anything, as scrub
-// does. It returns the unusable fragments and how many passed.
+// chunk id, index and profile) without decrypting anything, as scrub
+// does. It returns the unusable fragments (foreign ones included) and
+// how many fragments of the envelope it would read are intact (Get's
+// choice; with none complete, the most of any one envelope).
 func (s *Store) Check(id ChunkID, placement Placement) (report ReadReport, usable int, err error) {
 	if err := checkPlacement(placement); err != nil {
 		return report, 0, fmt.Errorf("check chunk %s: %w", id, err)
 	}
-	set := newFragmentSet(placement.Profile, id)
+	set := newFragmentSet(placement.Profile, id, placement.Epoch)
 	s.fetchInto(set, &report, id, placement, 0, placement.Profile.Fragments())
-	return report, set.usable, nil
+	_, _ = s.finish(set, &report)
+	return report, set.usable(), nil
 }
 
-// Repair reads every fragment of a chunk, rebuilds the unusable ones and
-// writes them back: to the same device when it is healthy (the fragment
-// was missing or corrupt there), otherwise to the best-ranked healthy
-// device the chunk does not use yet. It returns the placement after repair
-// and the fragment indexes rewritten. When some fragments could not be
-// rewritten it returns an error (ErrInsufficientDevices when no device was
-// left) together with the partial result; ErrChunkLost when fewer than
-// Data fragments survive.
+// ErrForeignEnvelope: the fragments that can be read belong to another
+// envelope than the placement names. Repair refuses to rewrite the chunk
+// under a record that does not describe it; sealing it again (with a
+// record of the new seal) fixes it.
+var ErrForeignEnvelope = errors.New("fragments hold another envelope than the record names")
+
+// Repair reads every fragment of a chunk, rebuilds the unusable ones
+// (missing, corrupt, or of another envelope) from the envelope the
+// placement names and writes them back: to the same device when it is
+// healthy, otherwise to the best-ranked healthy device the chunk does not
+// use yet. It never mixes envelopes: every fragment it writes belongs to
+// the envelope it read. It returns the placement after repair and the
+// fragment indexes rewritten. When some fragments could not be rewritten
+// it returns an error (ErrInsufficientDevices when no device was left)
+// together with the partial result; ErrChunkLost when fewer than Data
+// fragments of one envelope survive; ErrForeignEnvelope, writing nothing,
+// when only another envelope than the placement's is complete.
 func (s *Store) Repair(id ChunkID, placement Placement) (Placement, []int, error) {
 	if err := checkPlacement(placement); err != nil {
 		return placement, nil, fmt.Errorf("repair chunk %s: %w", id, err)
 	}
-	set := newFragmentSet(placement.Profile, id)
+	set := newFragmentSet(placement.Profile, id, placement.Epoch)
 	var report ReadReport
 	s.fetchInto(set, &report, id, placement, 0, placement.Profile.Fragments())
-	if !report.Degraded() {
-		return placement, nil, nil
-	}
-	sealed, err := set.join()
+	sealed, err := s.finish(set, &report)
 	if err != nil {
 		return placement, nil, fmt.Errorf("repair chunk %s: %w", id, err)
+	}
+	if report.Fallback {
+		return placement, nil, fmt.Errorf("repair chunk %s: placement names epoch %d, readable %s: %w", id, placement.Epoch, report.Envelope, ErrForeignEnvelope)
+	}
+	if !report.Degraded() {
+		return placement, nil, nil
 	}
 	fragments, err := EncodeFragments(placement.Profile, id, sealed)
 	if err != nil {
 		return placement, nil, fmt.Errorf("repair chunk %s: %w", id, err)
 	}
-	bad := slices.Sorted(slices.Values(append(slices.Clone(report.Missing), report.Corrupt...)))
+	bad := slices.Sorted(slices.Values(slices.Concat(report.Missing, report.Corrupt, report.Foreign)))
 	return s.rewrite(id, placement, bad, fragments)
 }
 
@@ -389,6 +448,52 @@ func (s *Store) rewrite(id ChunkID, placement Placement, bad []int, fragments []
 		return result, repaired, fmt.Errorf("repair chunk %s: %w", id, err)
 	}
 	return result, repaired, nil
+}
+
+// ResealPlacement returns where a new envelope of a chunk now at old goes
+// (ADR-015): fragment i moves to the device that held fragment i+1 (mod
+// n), so no new fragment shares a (device, chunk, index) key with an old
+// one and the old envelope stays whole until the new one is recorded.
+// Where that device is not healthy it takes the best-ranked healthy
+// device the chunk does not use. Only a single-fragment chunk with no
+// spare device is rewritten in place (devices replace a fragment
+// atomically, so a reader sees one whole envelope or the other).
+func (s *Store) ResealPlacement(id ChunkID, old Placement) (Placement, error) {
+	if err := checkPlacement(old); err != nil {
+		return Placement{}, fmt.Errorf("reseal placement of chunk %s: %w", id, err)
+	}
+	n := len(old.Devices)
+	out := Placement{Profile: old.Profile, Devices: make([]string, n)}
+	spare := s.candidates(id, old.Devices)
+	for i := range n {
+		d := old.Devices[(i+1)%n]
+		if d == old.Devices[i] || !s.healthy(d) {
+			if len(spare) > 0 {
+				d, spare = spare[0], spare[1:]
+			} else if n > 1 || !s.healthy(d) {
+				return Placement{}, fmt.Errorf("reseal placement of chunk %s: fragment %d: no healthy device: %w", id, i, ErrInsufficientDevices)
+			}
+		}
+		out.Devices[i] = d
+	}
+	return out, nil
+}
+
+// DeleteReplaced deletes the fragments of a chunk's old placement once a
+// new one is recorded, except where the new placement stores the same
+// index on the same device (a fragment rewritten in place). Errors are as
+// Delete's; fragments left behind are orphans for orphan collection.
+func (s *Store) DeleteReplaced(id ChunkID, old, now Placement) error {
+	errs := s.parallel(len(old.Devices), func(i int) error {
+		if i < len(now.Devices) && now.Devices[i] == old.Devices[i] {
+			return nil
+		}
+		return s.DeleteFragment(old.Devices[i], FragmentKey{Chunk: id, Index: uint8(i)})
+	})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("delete replaced fragments of chunk %s: %w", id, err)
+	}
+	return nil
 }
 
 func checkPlacement(p Placement) error {

@@ -208,11 +208,16 @@ func (s *streamWrite) produce(chunker *Chunker) error {
 	return nil
 }
 
-// ReadChunk reads, reconstructs and opens a chunk. The report lists
-// unusable fragments met on the way (schedule Store.Repair when it is
-// Degraded); it is returned with errors too.
+// ReadChunk reads, reconstructs and opens a chunk. Reads prefer the
+// envelope of ref.Epoch (when ref.Placement does not name one). The
+// report lists unusable fragments met on the way (schedule Store.Repair
+// when it is Degraded); it is returned with errors too.
 func (w *Writer) ReadChunk(ref ChunkRef) ([]byte, ReadReport, error) {
-	sealed, report, err := w.cfg.Store.Get(ref.ID, ref.Placement)
+	placement := ref.Placement
+	if placement.Epoch == 0 {
+		placement.Epoch = ref.Epoch
+	}
+	sealed, report, err := w.cfg.Store.Get(ref.ID, placement)
 	if err != nil {
 		return nil, report, fmt.Errorf("read chunk: %w", err)
 	}
@@ -221,4 +226,47 @@ func (w *Writer) ReadChunk(ref ChunkRef) ([]byte, ReadReport, error) {
 		return nil, report, fmt.Errorf("read chunk: %w", err)
 	}
 	return plaintext, report, nil
+}
+
+// Reseal seals a stored chunk again under epoch (ADR-015): it reads and
+// opens the chunk at ref, seals the plaintext under the epoch's master key
+// (the DEK derives from that key and the same chunk id; the nonce is
+// ConvergentNonce(epoch, id) unless Nonces is set) and writes the new
+// envelope's fragments at Store.ResealPlacement, beside the old ones. It
+// returns the new reference; the caller records it, then deletes the old
+// fragments (Store.DeleteReplaced). Until then the old envelope is whole,
+// so readers of the old record, and a crash at any point, lose nothing.
+// The report is the read's: all fragments Missing means this node holds
+// none of the chunk.
+func (w *Writer) Reseal(ref ChunkRef, epoch uint32) (ChunkRef, ReadReport, error) {
+	plaintext, report, err := w.ReadChunk(ref)
+	if err != nil {
+		return ChunkRef{}, report, fmt.Errorf("reseal chunk %s: %w", ref.ID, err)
+	}
+	defer clear(plaintext)
+	master, err := w.cfg.Keys.Key(epoch)
+	if err != nil {
+		return ChunkRef{}, report, fmt.Errorf("reseal chunk %s: master key of epoch %d: %w", ref.ID, epoch, err)
+	}
+	if len(master) < keys.MinMasterKeySizeBytes {
+		return ChunkRef{}, report, fmt.Errorf("reseal chunk %s: epoch %d key is %d bytes: %w", ref.ID, epoch, len(master), ErrMasterKeyInvalid)
+	}
+	nonce, err := w.nextNonce()
+	if err != nil {
+		return ChunkRef{}, report, fmt.Errorf("reseal chunk %s: %w", ref.ID, err)
+	}
+	if nonce == nil {
+		convergent := ConvergentNonce(epoch, ref.ID)
+		nonce = &convergent
+	}
+	sealed := Seal(make([]byte, 0, SealedSize(len(plaintext))), master, epoch, ref.ID, *nonce, plaintext)
+	placement, err := w.cfg.Store.ResealPlacement(ref.ID, ref.Placement)
+	if err != nil {
+		return ChunkRef{}, report, fmt.Errorf("reseal chunk %s: %w", ref.ID, err)
+	}
+	placement.Epoch = epoch
+	if err := w.cfg.Store.PutAt(ref.ID, placement, sealed); err != nil {
+		return ChunkRef{}, report, fmt.Errorf("reseal chunk %s: %w", ref.ID, err)
+	}
+	return ChunkRef{ID: ref.ID, Epoch: epoch, PlaintextBytes: len(plaintext), SealedBytes: len(sealed), Placement: placement}, report, nil
 }
