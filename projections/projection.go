@@ -53,6 +53,10 @@ var (
 	// ErrRetentionHoldRequired: compliance tags imply retention and no
 	// hold exists, so the crypto-shred is refused (REQUIREMENTS Decision 10).
 	ErrRetentionHoldRequired = errors.New("retention hold required")
+	// ErrEpochRetiring: a chunk would be recorded under a system epoch
+	// below the chunk shard's epoch floor, whose key is being retired; the
+	// writer seals it again under the current epoch (ADR-015).
+	ErrEpochRetiring = errors.New("chunk sealed under a retiring key epoch")
 )
 
 // Errorf wraps a domain error with context.
@@ -127,7 +131,7 @@ var codes = []struct {
 	{"EntityTooSmall", ErrEntityTooSmall}, {"NotSymlink", ErrNotSymlink},
 	{"NoData", ErrNoData}, {"Loop", ErrLoop}, {"ChunkCollecting", ErrChunkCollecting},
 	{"NamespacePurged", ErrNamespacePurged}, {"UnderRetention", ErrUnderRetention},
-	{"RetentionHoldRequired", ErrRetentionHoldRequired},
+	{"RetentionHoldRequired", ErrRetentionHoldRequired}, {"EpochRetiring", ErrEpochRetiring},
 }
 
 // ErrorCode names the domain error err wraps ("" when it wraps none).

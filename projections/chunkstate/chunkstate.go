@@ -27,10 +27,15 @@
 // with a token is never condemned or collected. ChunkRetentionReleased
 // removes the token when its hold ends. Tokens name no tenant.
 //
+// Key rotation (ADR-015, epochs.go): ChunkResealed moves a chunk to a
+// newer key epoch and a new placement; ChunkEpochFloorRaised closes the
+// epochs below a floor, under which no chunk is placed any more.
+//
 // Key space (under the shard's projection prefix):
 //
 //	c/<chunk id>              Record
 //	R/<token 16><chunk id>    the chunks a retention token keeps
+//	F                         Floor (the epoch floor)
 //
 // chunkstate must not import anything but log/event, log/kv and
 // projections.
@@ -92,6 +97,8 @@ type Record struct {
 	RepairedNs int64 `msgpack:"rp,omitempty"`
 	// Retained lists the retention tokens keeping the chunk (sorted).
 	Retained [][16]byte `msgpack:"rt,omitempty"`
+	// ResealedNs is when the chunk was last sealed again (key rotation).
+	ResealedNs int64 `msgpack:"rs,omitempty"`
 }
 
 // ActiveSinceNs is when the chunk last became Live (stored or revived):
@@ -179,6 +186,10 @@ func (Projection) Validate(r kv.Reader, _ *event.Envelope, body event.Body) erro
 		return validateState(r, b.Chunk, "purge", Collecting)
 	case *event.FragmentRepaired:
 		return validateRepaired(r, b)
+	case *event.ChunkResealed:
+		return validateResealed(r, b)
+	case *event.ChunkEpochFloorRaised:
+		return validateFloor(r, b)
 	case *event.ChunkLost:
 		rec, err := notCollecting(r, b.Chunk, "mark lost")
 		if err == nil && rec.Lost {
@@ -200,6 +211,11 @@ func validateStored(r kv.Reader, b *event.ChunksStored) error {
 		}
 		if ok && rec.State == Collecting {
 			return p.Errorf(p.ErrChunkCollecting, "chunk %s stored while being collected", c.Chunk)
+		}
+		if !ok || rec.Lost { // the record takes this placement (applyStored)
+			if err := belowFloor(r, c.Chunk, c.Epoch); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -345,6 +361,10 @@ func (Projection) Apply(w kv.Writer, _ *event.Envelope, body event.Body) error {
 		return applyRetention(w, b.Token, b.Chunks, true)
 	case *event.ChunkRetentionReleased:
 		return applyRetention(w, b.Token, b.Chunks, false)
+	case *event.ChunkResealed:
+		return applyResealed(w, b)
+	case *event.ChunkEpochFloorRaised:
+		return applyFloor(w, b)
 	}
 	return applyUpdate(w, body)
 }
