@@ -154,6 +154,32 @@ func (h *Host) halt(shard uint64, reason error) {
 	})
 }
 
+// DropShard stops this node's replica of a shard for good and deletes its
+// Raft data and its key space (a crypto-shredded tenant's purged
+// namespace shard, ADR-014: a replica that lags behind the purge would
+// halt on payloads it can no longer open, so it is dropped instead of
+// replayed). The shard must never be started again.
+func (h *Host) DropShard(ctx context.Context, shard uint64) error {
+	h.mu.Lock()
+	delete(h.shards, shard)
+	h.mu.Unlock()
+	if err := h.nh.StopShard(shard); err != nil && !errors.Is(err, dragonboat.ErrShardNotFound) {
+		return fmt.Errorf("stop shard %d: %w", shard, err)
+	}
+	ctx, cancel := withDeadline(ctx)
+	defer cancel()
+	if err := h.nh.SyncRemoveData(ctx, shard, h.cfg.ReplicaID); err != nil && !errors.Is(err, dragonboat.ErrShardNotStopped) {
+		h.log.Warn("remove raft data of dropped shard", "shard", shard, "err", err)
+	}
+	b := h.cfg.Store.NewBatch()
+	defer b.Close()
+	pre := annallog.ShardPrefix(shard)
+	if err := b.DeleteRange(pre, kv.PrefixEnd(pre)); err != nil {
+		return err
+	}
+	return b.Commit(true)
+}
+
 // Halted reports why a shard halted (nil when it runs).
 func (h *Host) Halted(shard uint64) error {
 	h.mu.Lock()

@@ -217,3 +217,19 @@ func updateTenant(w kv.Writer, tenant uint64, change func(*TenantKey)) error {
 	change(&tk)
 	return p.Put(w, tenantKey(tenant), &tk)
 }
+
+// DestroyedTenants lists the tenants whose KEK is destroyed, in id order.
+func DestroyedTenants(r kv.Reader) ([]uint64, error) {
+	var out []uint64
+	err := kv.Scan(r, []byte("t/"), kv.PrefixEnd([]byte("t/")), func(_, v []byte) error {
+		var tk TenantKey
+		if err := p.Decode(v, &tk); err != nil {
+			return err
+		}
+		if tk.Destroyed {
+			out = append(out, tk.TenantID)
+		}
+		return nil
+	})
+	return out, err
+}

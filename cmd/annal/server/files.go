@@ -114,6 +114,8 @@ type ClusterKeys struct {
 	// KeyWrap seals key material in the key shards; KeyHash keys object
 	// key hashes in event headers; Snapshot encrypts snapshot streams.
 	KeyWrap, KeyHash, Snapshot []byte
+
+	jitter func() float64
 }
 
 // DeriveKeys derives a node's keys. now and jitter drive the tenant key
@@ -123,6 +125,7 @@ func DeriveKeys(clusterKey []byte, now func() time.Time, jitter func() float64) 
 		KeyWrap:  derived(clusterKey, "annal-key-wrap-v1"),
 		KeyHash:  derived(clusterKey, "annal-key-hash-v1"),
 		Snapshot: derived(clusterKey, "annal-snapshot-v1"),
+		jitter:   jitter,
 	}
 	ck.Internal = commands.NewInternalKeys(ck.KeyWrap)
 	ck.Tenants = keys.NewTenantKeys(ck.Internal, now, jitter)

@@ -116,6 +116,7 @@ type Node struct {
 	keys     *ClusterKeys
 	registry *prometheus.Registry
 	lc       *lifecycle
+	comp     *compliance
 	token    atomic.Value // string
 
 	ready   atomic.Bool
@@ -177,10 +178,12 @@ func (n *Node) open(ctx context.Context) error {
 	var seed [32]byte
 	copy(seed[:], randomBytes(32))
 	clock := hlc.New(func() int64 { return time.Now().UnixMilli() }, uint16(n.cfg.NodeID))
-	n.service = commands.NewService(commands.Config{
+	scfg := commands.Config{
 		Log: n.host, Env: commands.Env{Clock: clock, Rand: commands.NewRand(seed), Payloads: ck.Payloads},
 		KeyHashSecret: ck.KeyHash, KeyWrapKey: ck.KeyWrap, InlineThresholdBytes: n.cfg.InlineThreshold, Data: data,
-		Backoff: backoff, Logger: n.log})
+		Backoff: backoff, Logger: n.log}
+	n.complianceConfig(&scfg, ck)
+	n.service = commands.NewService(scfg)
 	if err := n.startListeners(); err != nil {
 		return err
 	}
@@ -237,6 +240,7 @@ func (n *Node) boot(ctx context.Context) {
 			n.ready.Store(true)
 			n.log.Info("node ready", "node", n.cfg.NodeID)
 			n.startLifecycle(ctx)
+			n.wg.Go(func() { n.complianceLoop(ctx) })
 			n.reconcileLoop(ctx)
 			return
 		}
@@ -261,7 +265,7 @@ func (n *Node) bootOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := n.reconcile(); err != nil {
+	if err := n.reconcile(ctx); err != nil {
 		return err
 	}
 	if n.cfg.NodeID == n.firstNode() {
@@ -282,20 +286,24 @@ func (n *Node) firstNode() uint64 {
 }
 
 // reconcile starts this node's replica of every namespace shard the
-// control shard knows.
-func (n *Node) reconcile() error {
+// control shard knows (but purged ones, which it drops) and of the audit
+// shards.
+func (n *Node) reconcile(ctx context.Context) error {
 	v := n.host.LocalRead(commands.ControlShard)
-	defer v.Close()
-	_, ids, err := control.NamespaceShards(v)
+	owners, ids, err := control.NamespaceShards(v)
+	v.Close()
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
+		if owners[id].Purged {
+			continue
+		}
 		if err := n.host.StartShard(id, annallog.KindNamespace); err != nil {
 			return err
 		}
 	}
-	return nil
+	return n.reconcileCompliance(ctx)
 }
 
 func (n *Node) reconcileLoop(ctx context.Context) {
@@ -308,7 +316,7 @@ func (n *Node) reconcileLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := n.reconcile(); err != nil {
+			if err := n.reconcile(ctx); err != nil {
 				n.log.Warn("reconcile shards", "err", err)
 			}
 		}
