@@ -14,6 +14,7 @@ import (
 	"github.com/annal-storage/annal/projections"
 	"github.com/annal-storage/annal/projections/chunkstate"
 	"github.com/annal-storage/annal/projections/control"
+	"github.com/annal-storage/annal/projections/keyring"
 	"github.com/annal-storage/annal/projections/namespace"
 )
 
@@ -507,4 +508,33 @@ func (s *Service) checkTenantKey(ctx context.Context, tenant uint64) error {
 // ensureAudit starts this node's replica of an audit shard.
 func (s *Service) ensureAudit(ctx context.Context, shard uint64) error {
 	return s.log.Ensure(ctx, shard, annallog.KindAudit)
+}
+
+// TenantKeyInfo returns a tenant's KEK record (TTL, destroyed), without
+// key material use (linearizable).
+func (s *Service) TenantKeyInfo(ctx context.Context, tenant uint64) (keyring.TenantKey, error) {
+	v, err := s.read(ctx, KekShard)
+	if err != nil {
+		return keyring.TenantKey{}, err
+	}
+	defer v.Close()
+	tk, ok, err := keyring.GetTenantKey(v, tenant)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: tenant %d has no KEK", ErrNotFound, tenant)
+	}
+	return tk, err
+}
+
+// SetAuditPolicy sets how a stalled audit export of the tenant is
+// handled: backpressure (throttle its writes) or the safety valve
+// (valveSeconds, 0: the cluster default).
+func (s *Service) SetAuditPolicy(ctx context.Context, actor string, tenant uint64, backpressure bool, valveSeconds int64) error {
+	_, _, err := s.run(ctx, ControlShard, func(v kv.Reader) (*Decision, error) {
+		b := &event.TenantAuditPolicySet{TenantID: tenant, Backpressure: backpressure, ValveSeconds: valveSeconds}
+		if err := (control.Projection{}).Validate(v, nil, b); err != nil {
+			return nil, err
+		}
+		return &Decision{Shard: ControlShard, Tenant: tenant, Actor: actor, Events: []Pending{{Body: b}}}, nil
+	})
+	return err
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/annal-storage/annal/commands"
+	"github.com/annal-storage/annal/gateways/s3/sigv4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -55,6 +56,7 @@ type Handler struct {
 	registry *prometheus.Registry
 	log      *slog.Logger
 	mux      *http.ServeMux
+	verifier *sigv4.Verifier
 }
 
 // New returns the admin API handler.
@@ -65,12 +67,15 @@ func New(node Node, token func() string, registry *prometheus.Registry, log *slo
 	h.mux.HandleFunc("GET /v1/status", h.auth(h.status))
 	h.mux.HandleFunc("GET /v1/tenants", h.auth(h.listTenants))
 	h.mux.HandleFunc("POST /v1/tenants", h.auth(h.createTenant))
+	h.routesCompliance()
 	if m, ok := node.(Maintenance); ok {
 		h.mux.HandleFunc("POST /v1/scrub", h.auth(func(w http.ResponseWriter, r *http.Request) { h.scrub(w, r, m) }))
 		h.mux.HandleFunc("POST /v1/gc", h.auth(func(w http.ResponseWriter, r *http.Request) { h.gc(w, r, m) }))
 	}
 	return h
 }
+
+func constantEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -87,7 +92,8 @@ func (h *Handler) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		want := h.token()
-		if !ok || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		if !ok || want == "" || !constantEqual(got, want) {
+			h.denied(r, "", "admin token")
 			writeError(w, http.StatusUnauthorized, errors.New("missing or wrong admin token"))
 			return
 		}
