@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,13 +17,11 @@ import (
 type adminClient struct {
 	endpoint  string
 	tokenFile string
+	// credentials and profile: act as a tenant admin (SigV4) instead.
+	credentials, profile string
 }
 
 func (a *adminClient) do(method, path string, body any, out any) error {
-	token, err := os.ReadFile(a.tokenFile)
-	if err != nil {
-		return fmt.Errorf("read admin token: %w", err)
-	}
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -34,7 +31,9 @@ func (a *adminClient) do(method, path string, body any, out any) error {
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	if err := a.authorize(req); err != nil {
+		return err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
@@ -63,6 +62,8 @@ func adminCmd() *cobra.Command {
 	c := &cobra.Command{Use: "admin", Short: "operate a running cluster through the admin API"}
 	c.PersistentFlags().StringVar(&a.endpoint, "endpoint", "http://127.0.0.1:9090", "admin API endpoint")
 	c.PersistentFlags().StringVar(&a.tokenFile, "token-file", filepath.Join("annal-data", "admin-token"), "file holding the admin token")
+	c.PersistentFlags().StringVar(&a.credentials, "credentials", "", "act as a tenant admin: AWS shared-credentials file of the tenant")
+	c.PersistentFlags().StringVar(&a.profile, "profile", "default", "profile in --credentials")
 	c.AddCommand(&cobra.Command{
 		Use:   "status",
 		Short: "show the node and its shards",
@@ -84,7 +85,7 @@ func adminCmd() *cobra.Command {
 			return nil
 		},
 	})
-	c.AddCommand(tenantCmd(a), scrubCmd(a), gcCmd(a))
+	c.AddCommand(tenantCmd(a), scrubCmd(a), gcCmd(a), holdCmd(a), auditAdminCmd(a))
 	return c
 }
 
@@ -127,5 +128,6 @@ func tenantCmd(a *adminClient) *cobra.Command {
 		},
 	}
 	c.AddCommand(create, list)
+	c.AddCommand(tenantComplianceCmds(a)...)
 	return c
 }

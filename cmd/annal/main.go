@@ -16,7 +16,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), replayCmd(), adminCmd(), mountCmd(), benchCmd(), simCmd())
+	root.AddCommand(serverCmd(), replayCmd(), adminCmd(), mountCmd(), benchCmd(), simCmd(), auditCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "annal:", err)
 		os.Exit(exitCode(err))
