@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/annal-storage/annal/chunks"
@@ -212,11 +213,19 @@ func (w *streamWriter) storeChunk(plaintext []byte) (chunks.ChunkRef, error) {
 // their extents.
 func (w *streamWriter) record(refs []chunks.ChunkRef) error {
 	err := w.s.recordChunks(w.ctx, w.p, storedEvents(refs, NowNs(w.s.env.Clock.Now())))
-	for attempt := 0; isCollecting(err) && attempt < 3; attempt++ {
-		// GC was deleting a chunk of this window under the same fragment
-		// keys: rebuild our fragments after the purge and record again
-		// (gc.go).
-		if refs, err = w.s.restoreAfterCollect(w.ctx, refs); err != nil {
+	for attempt := 0; (isCollecting(err) || isEpochRetiring(err)) && attempt < 3; attempt++ {
+		if isCollecting(err) {
+			// GC was deleting a chunk of this window under the same
+			// fragment keys: rebuild our fragments after the purge and
+			// record again (gc.go).
+			refs, err = w.s.restoreAfterCollect(w.ctx, refs)
+		} else {
+			// Sealed under an epoch the chunk shard has closed since (a
+			// rotation during this write): seal those chunks again under
+			// the current epoch (keys.go).
+			refs, err = w.s.resealWindow(w.ctx, refs)
+		}
+		if err != nil {
 			return err
 		}
 		err = w.s.recordChunks(w.ctx, w.p, storedEvents(refs, NowNs(w.s.env.Clock.Now())))
@@ -495,11 +504,44 @@ func (s *Service) readChunk(id event.ChunkID) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("chunk %s has no record: %w", id, ErrChunkLost)
 	}
+	for attempt := 0; ; attempt++ {
+		plain, err := s.readRecorded(id, rec)
+		if err == nil {
+			cache.put(id, plain)
+			return plain, nil
+		}
+		// A reseal may have replaced the fragments this record names
+		// (ADR-015): read the record again, linearizably, and retry if it
+		// moved on.
+		fresh, ok, ferr := s.linearChunkRecord(id)
+		if attempt == 2 || ferr != nil || !ok || sameSeal(fresh, rec) {
+			return nil, err
+		}
+		rec = fresh
+	}
+}
+
+// readRecorded reads a chunk at the epoch and placement of its record.
+func (s *Service) readRecorded(id event.ChunkID, rec chunkstate.Record) ([]byte, error) {
 	ref := chunks.ChunkRef{ID: chunks.ChunkID(id), Epoch: rec.Epoch, PlaintextBytes: int(rec.PlaintextBytes),
 		SealedBytes: int(rec.SealedBytes), Placement: placementOf(rec.Placement)}
+	ref.Placement.Epoch = rec.Epoch
 	plain, _, err := s.cfg.Data.Writer.ReadChunk(ref)
-	if err == nil {
-		cache.put(id, plain)
-	}
 	return plain, err
+}
+
+// linearChunkRecord reads a chunk's record on a linearizable view.
+func (s *Service) linearChunkRecord(id event.ChunkID) (chunkstate.Record, bool, error) {
+	v, err := s.read(context.Background(), ChunkShardOf(id))
+	if err != nil {
+		return chunkstate.Record{}, false, err
+	}
+	defer v.Close()
+	return chunkstate.Get(v, id)
+}
+
+// sameSeal reports whether two records of a chunk name the same envelope
+// at the same place.
+func sameSeal(a, b chunkstate.Record) bool {
+	return a.Epoch == b.Epoch && slices.Equal(a.Placement.Devices, b.Placement.Devices)
 }

@@ -138,8 +138,11 @@ func (s *Service) SetKekTTL(ctx context.Context, actor string, tenant uint64, se
 // InternalKeys is the node's view of the key shards: the system master
 // keys for the chunk data plane (chunks.MasterKeys) and tenant payload
 // keys unwrapped by the internal KEK provider (keys.TenantKeySource). It
-// reads the local replicas; unwrapped master keys are cached for the
-// process's life (an epoch's key never changes).
+// reads the local replicas. Unwrapped master keys are cached (an epoch's
+// key never changes), but every use re-reads the epoch's record, so a
+// retired epoch stops being served the moment its retirement applies on
+// this replica, and its cached key is dropped (ADR-015). The key bytes
+// are not wiped: a reader may still be using the slice.
 type InternalKeys struct {
 	wrapKey []byte
 	read    func(shard uint64) annallog.View
@@ -172,21 +175,22 @@ func (k *InternalKeys) Current() (uint32, []byte) {
 	return cur, key
 }
 
-// Key implements chunks.MasterKeys.
+// Key implements chunks.MasterKeys: the key of a known, unretired epoch.
 func (k *InternalKeys) Key(epoch uint32) ([]byte, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if key, ok := k.masters[epoch]; ok {
-		return key, nil
-	}
 	v := k.read(KeysShard)
 	ep, ok, err := keyring.GetEpoch(v, epoch)
 	v.Close()
 	if err != nil {
 		return nil, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if !ok || ep.Retired {
+		delete(k.masters, epoch)
 		return nil, fmt.Errorf("master key epoch %d unknown or retired", epoch)
+	}
+	if key, cached := k.masters[epoch]; cached {
+		return key, nil
 	}
 	key, err := keys.Unwrap(k.wrapKey, ep.SealedKey, masterAAD(epoch))
 	if err != nil {

@@ -51,9 +51,12 @@ type ScrubProgress struct {
 	// LostRecorded counts the lost chunks this pass recorded (ChunkLost);
 	// the others were recorded before.
 	LostRecorded int64 `json:"lost_recorded"`
-	Failed       int64 `json:"failed"`  // chunks whose repair could not finish
-	Skipped      int64 `json:"skipped"` // chunks with no fragment on this node
-	Orphans      int64 `json:"orphans"` // orphan fragments deleted
+	Failed       int64 `json:"failed"` // chunks whose repair could not finish
+	// Resealed counts chunks whose fragments held another envelope than
+	// their record names, sealed again and recorded (ADR-015).
+	Resealed int64 `json:"resealed,omitempty"`
+	Skipped  int64 `json:"skipped"` // chunks with no fragment on this node
+	Orphans  int64 `json:"orphans"` // orphan fragments deleted
 	// CheckedBytes is the fragment bytes read and verified.
 	CheckedBytes int64 `json:"checked_bytes"`
 }
@@ -221,6 +224,9 @@ func (p *scrubPass) checkChunk(ctx context.Context, it scrubItem) {
 			pr.Skipped++
 		}
 		pr.Repaired += int64(outcome.repaired)
+		if outcome.resealed {
+			pr.Resealed++
+		}
 		if err != nil {
 			pr.Failed++
 		}
@@ -232,6 +238,7 @@ func (p *scrubPass) checkChunk(ctx context.Context, it scrubItem) {
 
 type scrubOutcome struct {
 	repaired     int
+	resealed     bool
 	lost         bool
 	lostRecorded bool
 	skipped      bool
@@ -243,8 +250,16 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 		return out, 0, nil // GC is deleting it
 	}
 	placement := placementOf(it.rec.Placement)
+	placement.Epoch = it.rec.Epoch
 	report, usable, err := p.store.Check(chunks.ChunkID(it.id), placement)
 	bytes := report.ReadBytes
+	if err == nil && report.Fallback {
+		// Readable only as another envelope than the record names (a
+		// writer straddling a rotation): repair would rewrite it under
+		// the wrong record; seal it again instead (ADR-015).
+		out.resealed, err = p.reseal(ctx, it)
+		return out, bytes, err
+	}
 	if err != nil || !report.Degraded() {
 		return out, bytes, err
 	}
@@ -263,6 +278,9 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 	if usable < placement.Profile.Data {
 		out.lost = true
 		out.lostRecorded, err = p.propose(ctx, func(v kv.Reader) (*Decision, error) {
+			if moved, err := recordMoved(v, it); moved || err != nil {
+				return nil, err // resealed or repaired since: not lost
+			}
 			return DecideChunkLost(v, it.id, usable, NowNs(p.s.env.Clock.Now()))
 		})
 		return out, bytes, err
@@ -271,10 +289,31 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 	out.repaired = len(repaired)
 	if len(repaired) > 0 {
 		_, err = p.propose(ctx, func(v kv.Reader) (*Decision, error) {
+			if moved, err := recordMoved(v, it); moved || err != nil {
+				return nil, err // the repair wrote a stale envelope: orphans
+			}
 			return DecideFragmentRepaired(v, it.id, placementEvent(after), repaired, NowNs(p.s.env.Clock.Now()))
 		})
 	}
 	return out, bytes, errors.Join(repairErr, err)
+}
+
+// recordMoved reports whether the chunk's record names another envelope
+// or placement than the one the pass checked (a reseal replaced its
+// fragments meanwhile), so what the pass saw says nothing about it now.
+func recordMoved(v kv.Reader, it scrubItem) (bool, error) {
+	rec, ok, err := chunkstate.Get(v, it.id)
+	return ok && !sameSeal(rec, it.rec), err
+}
+
+// reseal seals a chunk again under the current epoch and records it.
+func (p *scrubPass) reseal(ctx context.Context, it scrubItem) (bool, error) {
+	target, err := p.s.currentEpoch(ctx)
+	if err != nil {
+		return false, err
+	}
+	outcome, _, err := p.s.resealChunk(ctx, it.id, it.rec, max(target, it.rec.Epoch), p.opts.AllLocal)
+	return outcome == resealDone, err
 }
 
 // propose runs a scrub decision and reports whether it recorded an event;
