@@ -460,17 +460,54 @@ func destructive(v kv.Reader, d *Decision) bool {
 }
 
 // destroys reports whether an event drops content and which S3 key it
-// touches ("" for POSIX events, which act on inodes).
+// touches ("" for POSIX events, which act on inodes). Creating, appending
+// and growing destroy nothing; overwriting, shrinking, unlinking the last
+// name of a non-empty file and renaming over one do.
 func destroys(v kv.Reader, body event.Body) (string, bool) {
 	switch b := body.(type) {
 	case *event.ObjectDeleted:
 		return b.Key, b.MarkerVersionID == ""
 	case *event.ObjectPut:
 		return b.Key, b.VersionID == namespace.NullVersion && hasNullVersion(v, b.Key)
-	case *event.EntryUnlinked, *event.EntryRenamed, *event.FileWritten, *event.FileTruncated:
-		return "", true
+	case *event.EntryUnlinked:
+		return "", lastNameOfContent(v, b.Parent, b.Name)
+	case *event.EntryRenamed:
+		return "", lastNameOfContent(v, b.TargetParent, b.TargetName)
+	case *event.FileWritten:
+		size := fileSize(v, b.Ino)
+		for _, w := range b.Writes {
+			if w.Offset < size {
+				return "", true
+			}
+		}
+	case *event.FileTruncated:
+		return "", b.Size < fileSize(v, b.Ino)
 	}
 	return "", false
+}
+
+// fileSize is an inode's current content size (0 when unknown).
+func fileSize(v kv.Reader, ino uint64) int64 {
+	in, err := namespace.GetInode(v, ino)
+	if err != nil {
+		return 0
+	}
+	c, err := namespace.FileContent(v, in)
+	if err != nil {
+		return 0
+	}
+	return c.Size
+}
+
+// lastNameOfContent reports whether (parent, name) is the last name of a
+// file with content: removing or replacing it drops that content.
+func lastNameOfContent(v kv.Reader, parent uint64, name string) bool {
+	d, ok, err := namespace.Lookup(v, parent, name)
+	if err != nil || !ok || d.Kind != namespace.KindFile {
+		return false
+	}
+	in, err := namespace.GetInode(v, d.Ino)
+	return err == nil && in.Nlink <= 1 && fileSize(v, d.Ino) > 0
 }
 
 func hasNullVersion(v kv.Reader, key string) bool {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/annal-storage/annal/commands"
+	"github.com/annal-storage/annal/keys"
 	"github.com/annal-storage/annal/gateways/native/wire"
 	"github.com/annal-storage/annal/gateways/s3/sigv4"
 )
@@ -154,6 +155,12 @@ var errorTable = []struct {
 	err  error
 	code wire.Code
 }{
+	// Compliance (ADR-014): held data and shredded tenants refuse
+	// (EACCES); a key that cannot be confirmed is retriable (EIO).
+	{commands.ErrUnderRetention, wire.CodeAccessDenied},
+	{keys.ErrKekDestroyed, wire.CodeAccessDenied},
+	{keys.ErrKekUnavailable, wire.CodeUnavailable},
+	{commands.ErrNamespacePurged, wire.CodeNoSuchBucket},
 	{commands.ErrNotFound, wire.CodeNotFound},
 	{commands.ErrAlreadyExists, wire.CodeAlreadyExists},
 	{commands.ErrNotEmpty, wire.CodeNotEmpty},

@@ -8,6 +8,7 @@ import (
 	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/gateways/s3/route"
 	"github.com/annal-storage/annal/gateways/s3/s3err"
+	"github.com/annal-storage/annal/keys"
 )
 
 // domainError is one row of the error table: a core error and the S3
@@ -28,6 +29,11 @@ const (
 	msgKeyConflict = "annal stores keys as POSIX paths: an object and a folder cannot share a name " +
 		"(\"a\" and \"a/b\" cannot both exist)."
 	msgConflict = "The key is being changed by concurrent requests; please retry."
+
+	msgUnderRetention = "A retention hold covers this data: it cannot be deleted or overwritten until the hold ends " +
+		"(with versioning enabled, a delete without a version id hides the name and keeps the bytes)."
+	msgShredded       = "The tenant's data was crypto-shredded; it can no longer be read."
+	msgKekUnavailable = "The tenant's key cannot be confirmed right now; please retry."
 )
 
 // errorTable maps the core's domain errors (commands' sentinels) to S3
@@ -36,6 +42,11 @@ const (
 // come first. An error matching no row is an InternalError whose cause
 // is logged, never shown.
 var errorTable = []domainError{
+	// Compliance (ADR-014).
+	{err: commands.ErrUnderRetention, code: s3err.AccessDenied, message: msgUnderRetention},
+	{err: keys.ErrKekDestroyed, code: s3err.AccessDenied, message: msgShredded},
+	{err: keys.ErrKekUnavailable, code: s3err.ServiceUnavailable, message: msgKekUnavailable, retryAfter: time.Second},
+	{err: commands.ErrNamespacePurged, code: s3err.NoSuchBucket},
 	{err: commands.ErrNoSuchBucket, code: s3err.NoSuchBucket},
 	{err: commands.ErrNamespaceSealed, code: s3err.NoSuchBucket, message: "The specified bucket is being deleted."},
 	{err: commands.ErrNoSuchVersion, code: s3err.NoSuchVersion},
