@@ -6,9 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/annal-storage/annal/log/event"
 	"github.com/annal-storage/annal/log/kv"
@@ -418,12 +420,16 @@ func (s *Service) exportLine(v kv.Reader, tenant, seq uint64, raw []byte) (Audit
 	}
 	rec, ok := body.(*event.AuditRecorded)
 	if !ok {
-		line.Details = []event.Pair{{K: "event", V: fmt.Sprintf("%+v", body)}}
+		b, _ := json.Marshal(body)
+		line.Details = []event.Pair{{K: "event", V: string(b)}}
 		return line, nil
 	}
 	line.Category, line.Op, line.Actor, line.Outcome, line.Code = rec.Category, rec.Op, rec.Actor, rec.Outcome, rec.Code
 	line.Target, line.SourceShard, line.SourceSeq, line.Details = rec.Target, rec.SourceShard, rec.SourceSeq, rec.Details
 	line.WallNs, line.KeyHash = rec.WallNs, hex.EncodeToString(rec.KeyHash)
+	if rec.WallNs != 0 {
+		line.Wall = time.Unix(0, rec.WallNs).UTC().Format(time.RFC3339Nano)
+	}
 	if tenant == 0 {
 		line.TenantHash = s.TenantHash(rec.TenantID)
 	} else {

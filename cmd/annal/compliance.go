@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -257,6 +258,9 @@ for.`,
 			path := fmt.Sprintf("/v1/audit/export?since=%d", since)
 			if follow {
 				path += "&follow=1"
+			}
+			if tenant != "" {
+				path += "&tenant=" + url.QueryEscape(tenant)
 			}
 			if tenant != "" && a.credentials == "" {
 				return fmt.Errorf("--tenant %s: a tenant's audit is exported with its credentials (--credentials); the admin token exports the system audit", tenant)

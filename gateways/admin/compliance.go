@@ -438,9 +438,14 @@ const exportPoll = 500 * time.Millisecond
 // Every batch written advances the shard's export watermark.
 func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c caller) {
 	tenant := c.tenant
-	if c.admin && r.URL.Query().Get("tenant") != "" {
-		writeError(w, http.StatusForbidden, errors.New("the cluster admin exports the system audit (tenant ids anonymised); a tenant's own audit needs its credentials"))
-		return
+	if name := r.URL.Query().Get("tenant"); name != "" {
+		if c.admin {
+			writeError(w, http.StatusForbidden, errors.New("the cluster admin exports the system audit (tenant ids anonymised); a tenant's own audit needs its credentials"))
+			return
+		}
+		if _, ok := h.tenantOf(w, r, c, name); !ok {
+			return
+		}
 	}
 	from, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
 	follow := r.URL.Query().Get("follow") != ""
