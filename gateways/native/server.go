@@ -13,9 +13,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/annal-storage/annal/commands"
-	"github.com/annal-storage/annal/keys"
 	"github.com/annal-storage/annal/gateways/native/wire"
 	"github.com/annal-storage/annal/gateways/s3/sigv4"
+	"github.com/annal-storage/annal/keys"
 )
 
 // Config configures the native API handler.
