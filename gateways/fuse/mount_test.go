@@ -195,8 +195,57 @@ func helper(args []string) error {
 		return err
 	case "chmod":
 		return os.Chmod(args[1], 0o777)
+	case "mmapcheck":
+		return mmapCheck(args[1])
 	}
 	return fmt.Errorf("unknown helper %q", args[0])
+}
+
+// mmapCheck maps a file of the mount the way testMmap expects. It runs
+// in a child process: a page fault on a mapping of this process's own
+// mount cannot be served while the Go runtime stops the world for GC
+// (the faulting thread never reaches a safe point), which deadlocks.
+func mmapCheck(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	ro, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer ro.Close()
+	m, err := syscall.Mmap(int(ro.Fd()), 0, len(data), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("read-only shared mmap: %w", err)
+	}
+	same := bytes.Equal(m, data)
+	syscall.Munmap(m)
+	if !same {
+		return errors.New("mapped bytes differ from the file")
+	}
+	rw, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer rw.Close()
+	if _, err := syscall.Mmap(int(rw.Fd()), 0, len(data), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); !errors.Is(err, syscall.ENODEV) {
+		return fmt.Errorf("writable shared mmap: %v, want ENODEV", err)
+	}
+	pm, err := syscall.Mmap(int(rw.Fd()), 0, len(data), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE)
+	if err != nil {
+		return fmt.Errorf("private mmap: %w", err)
+	}
+	pm[0] ^= 0xff // copy-on-write: the file does not change
+	syscall.Munmap(pm)
+	after, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(after, data) {
+		return errors.New("file changed after a private mapping was written")
+	}
+	return nil
 }
 
 // runHelper runs a helper as uid/gid (0 keeps root) and returns its
