@@ -260,6 +260,14 @@ func (a *Applier) tentative(over *kv.Overlay, guards []event.Guard, evs []decode
 			}
 			return reject(err), nil
 		}
+		if c, ok := d.body.(*event.EventsCompacted); ok {
+			if err := a.checkCompaction(over, c, last); err != nil {
+				return reject(err), nil
+			}
+			if err := a.compact(over, c.ThroughSeq); err != nil {
+				return Result{}, err
+			}
+		}
 		last++
 		d.env.Seq = last
 		if err := a.append(over, &d.env); err != nil {

@@ -29,7 +29,13 @@ func Replay(src kv.Reader, shard uint64, kind Kind, keys event.PayloadCipher, ds
 		return st, err
 	}
 	proj := kv.PrefixWriter(dst, ProjectionPrefix(shard))
-	err = ReadEvents(src, shard, 1, func(seq uint64, raw []byte) (bool, error) {
+	base, err := copyBase(src, dst, shard)
+	if err != nil {
+		return st, err
+	}
+	st.LastSeq = base
+	first := true
+	err = ReadEvents(src, shard, base+1, func(seq uint64, raw []byte) (bool, error) {
 		env, err := event.Decode(raw)
 		if errors.Is(err, event.ErrSchemaTooNew) {
 			st.Skipped++
@@ -39,8 +45,12 @@ func Replay(src kv.Reader, shard uint64, kind Kind, keys event.PayloadCipher, ds
 			return false, fmt.Errorf("event %d: %w", seq, err)
 		}
 		if stop != nil && stop(&env) {
+			if first && base > 0 {
+				return false, fmt.Errorf("%w: history through seq %d was garbage-collected (the audit export holds it)", ErrCompacted, base)
+			}
 			return false, nil
 		}
+		first = false
 		body, err := Body(&env, keys)
 		if errors.Is(err, event.ErrSkippable) {
 			st.Skipped++
@@ -68,7 +78,7 @@ func Replay(src kv.Reader, shard uint64, kind Kind, keys event.PayloadCipher, ds
 	if err != nil {
 		return st, err
 	}
-	if st.Applied > 0 {
+	if st.Applied > 0 || base > 0 {
 		if err := dst.Set(lastSeqKey(shard), kv.AppendUint64(nil, st.LastSeq)); err != nil {
 			return st, err
 		}

@@ -109,6 +109,15 @@ type NamespacePurged struct {
 	PurgedNs int64 `msgpack:"at"`
 }
 
+// EventsCompacted records event GC on a namespace shard: events through
+// ThroughSeq are folded into the shard's base state and removed from the
+// event store. Event GC waits for the tenant's audit export (or its
+// safety valve), so the export holds what the store no longer does.
+type EventsCompacted struct {
+	ThroughSeq  uint64 `msgpack:"q"`
+	CompactedNs int64  `msgpack:"at"`
+}
+
 // ChunksRetained marks chunks as retained under an opaque token (one per
 // hold that covered a shredded tenant): GC never condemns a retained
 // chunk. The token says nothing about the tenant.
@@ -215,6 +224,7 @@ const (
 
 	TypeNamespaceShredStarted Type = 160
 	TypeNamespacePurged       Type = 161
+	TypeEventsCompacted       Type = 162
 
 	TypeChunksRetained         Type = 207
 	TypeChunkRetentionReleased Type = 208
@@ -236,6 +246,7 @@ func (TenantShredded) EventType() Type               { return TypeTenantShredded
 func (TenantAuditPolicySet) EventType() Type         { return TypeTenantAuditPolicySet }
 func (NamespaceShredStarted) EventType() Type        { return TypeNamespaceShredStarted }
 func (NamespacePurged) EventType() Type              { return TypeNamespacePurged }
+func (EventsCompacted) EventType() Type              { return TypeEventsCompacted }
 func (ChunksRetained) EventType() Type               { return TypeChunksRetained }
 func (ChunkRetentionReleased) EventType() Type       { return TypeChunkRetentionReleased }
 func (AuditRecorded) EventType() Type                { return TypeAuditRecorded }
@@ -262,6 +273,7 @@ func init() {
 	register(TypeTenantAuditPolicySet, "TenantAuditPolicySet", func() Body { return &TenantAuditPolicySet{} })
 	register(TypeNamespaceShredStarted, "NamespaceShredStarted", func() Body { return &NamespaceShredStarted{} })
 	register(TypeNamespacePurged, "NamespacePurged", func() Body { return &NamespacePurged{} })
+	register(TypeEventsCompacted, "EventsCompacted", func() Body { return &EventsCompacted{} })
 	register(TypeChunksRetained, "ChunksRetained", func() Body { return &ChunksRetained{} })
 	register(TypeChunkRetentionReleased, "ChunkRetentionReleased", func() Body { return &ChunkRetentionReleased{} })
 	register(TypeAuditRecorded, "AuditRecorded", func() Body { return &AuditRecorded{} })

@@ -90,6 +90,7 @@ var samples = map[Type]Body{
 	TypeTenantAuditPolicySet:   &TenantAuditPolicySet{TenantID: 2, Backpressure: true, ValveSeconds: 3600},
 	TypeNamespaceShredStarted:  &NamespaceShredStarted{StartedNs: 46},
 	TypeNamespacePurged:        &NamespacePurged{PurgedNs: 47},
+	TypeEventsCompacted:        &EventsCompacted{ThroughSeq: 40, CompactedNs: 55},
 	TypeChunksRetained:         &ChunksRetained{Token: [16]byte{7}, Chunks: []ChunkID{chunkA}, RetainedNs: 48},
 	TypeChunkRetentionReleased: &ChunkRetentionReleased{Token: [16]byte{7}, Chunks: []ChunkID{chunkA}, ReleasedNs: 49},
 	TypeAuditRecorded: &AuditRecorded{TenantID: 2, Category: AuditCategoryMutation, Op: "ObjectPut", Actor: "AKEXAMPLE", Outcome: AuditOutcomeSuccess,

@@ -15,6 +15,8 @@ func (Projection) Apply(w kv.Writer, env *event.Envelope, body event.Body) error
 		return applyOpened(w, b)
 	case *event.NamespaceSealed:
 		return updateMeta(w, func(m *Meta) { m.Sealed = true })
+	case *event.EventsCompacted:
+		return nil // state is unchanged; the log folds the base
 	case *event.NamespaceShredStarted:
 		m, err := GetMeta(w)
 		if err != nil && !isNotFound(err) {
