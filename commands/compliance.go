@@ -428,7 +428,18 @@ func (s *Service) activeHolds(tenant uint64) ([]control.Hold, error) {
 // delete marker (versioning enabled) hides the name and keeps the bytes,
 // so it passes.
 func (s *Service) checkHolds(v kv.Reader, d *Decision) error {
-	if !isNamespaceShard(d.Shard) || !destructive(v, d) {
+	if !isNamespaceShard(d.Shard) {
+		return nil
+	}
+	for _, pe := range d.Events {
+		if event.SystemSealed(pe.Body.EventType()) {
+			return nil // a shred's freeze and purge
+		}
+	}
+	if err := s.throttled(d.Tenant); err != nil {
+		return err
+	}
+	if !destructive(v, d) {
 		return nil
 	}
 	holds, err := s.activeHolds(d.Tenant)

@@ -118,6 +118,9 @@ type Config struct {
 	// InvalidateTenant drops this node's cached key of a tenant (the
 	// local end of a shred's broadcast).
 	InvalidateTenant func(tenant uint64)
+	// ShardInfo returns a shard's last sequence and event GC point on
+	// this node (event GC); nil disables event GC.
+	ShardInfo func(shard uint64) (last, compacted uint64, err error)
 	// Events reads a shard's stored events on this node (the audit
 	// consumer and export); nil disables them.
 	Events EventReader
