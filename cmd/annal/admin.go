@@ -85,7 +85,7 @@ func adminCmd() *cobra.Command {
 			return nil
 		},
 	})
-	c.AddCommand(tenantCmd(a), scrubCmd(a), gcCmd(a), holdCmd(a), auditAdminCmd(a))
+	c.AddCommand(tenantCmd(a), scrubCmd(a), gcCmd(a), holdCmd(a), auditAdminCmd(a), keysCmd(a))
 	return c
 }
 

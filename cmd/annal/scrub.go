@@ -116,14 +116,22 @@ func newProgressBar(w io.Writer, terminal bool) *progressBar {
 const progressBarWidth = 30
 
 func (b *progressBar) update(l admin.ScrubLine) {
+	b.show(func(elapsed time.Duration) string { return renderBar(l, elapsed) }, func() string {
+		return fmt.Sprintf("scrub %s: %d/%d chunks, %d repaired, %d lost, %d orphans", l.Phase, l.Done, l.Total, l.Repaired, l.Lost, l.Orphans)
+	}, l.Phase == "done")
+}
+
+// show draws one update: bar(elapsed) redrawn in place on a terminal,
+// otherwise plain() as a line, at most every 2 s and for the final one.
+func (b *progressBar) show(bar func(elapsed time.Duration) string, plain func() string, final bool) {
 	if !b.terminal {
-		if time.Since(b.lastLine) >= 2*time.Second || l.Phase == "done" {
+		if time.Since(b.lastLine) >= 2*time.Second || final {
 			b.lastLine = time.Now()
-			fmt.Fprintf(b.w, "scrub %s: %d/%d chunks, %d repaired, %d lost, %d orphans\n", l.Phase, l.Done, l.Total, l.Repaired, l.Lost, l.Orphans)
+			fmt.Fprintln(b.w, plain())
 		}
 		return
 	}
-	fmt.Fprint(b.w, "\r"+renderBar(l, time.Since(b.start))+"\x1b[K")
+	fmt.Fprint(b.w, "\r"+bar(time.Since(b.start))+"\x1b[K")
 	b.drawn = true
 }
 
@@ -135,20 +143,25 @@ func (b *progressBar) finish() {
 
 // renderBar draws "[=====>    ]  52% 520/1000 chunks  12 repaired  0 lost  3.1s".
 func renderBar(l admin.ScrubLine, elapsed time.Duration) string {
+	s := fmt.Sprintf("%s %d/%d chunks  %d repaired  %d lost", barCells(l.Done, l.Total), l.Done, l.Total, l.Repaired, l.Lost)
+	if l.Phase == "orphans" || l.Orphans > 0 {
+		s += fmt.Sprintf("  %d orphans", l.Orphans)
+	}
+	return s + "  " + elapsed.Round(100*time.Millisecond).String()
+}
+
+// barCells draws "[=====>    ]  52%" for done of total.
+func barCells(done, total int64) string {
 	frac := 1.0
-	if l.Total > 0 {
-		frac = min(1, float64(l.Done)/float64(l.Total))
+	if total > 0 {
+		frac = min(1, float64(done)/float64(total))
 	}
 	filled := int(frac * progressBarWidth)
 	bar := strings.Repeat("=", filled)
 	if filled < progressBarWidth {
 		bar += ">" + strings.Repeat(" ", progressBarWidth-filled-1)
 	}
-	s := fmt.Sprintf("[%s] %3.0f%% %d/%d chunks  %d repaired  %d lost", bar, frac*100, l.Done, l.Total, l.Repaired, l.Lost)
-	if l.Phase == "orphans" || l.Orphans > 0 {
-		s += fmt.Sprintf("  %d orphans", l.Orphans)
-	}
-	return s + "  " + elapsed.Round(100*time.Millisecond).String()
+	return fmt.Sprintf("[%s] %3.0f%%", bar, frac*100)
 }
 
 // isTerminal reports whether w is a character device (a terminal).

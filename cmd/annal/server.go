@@ -67,6 +67,7 @@ func serverCmd() *cobra.Command {
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "TLS key file")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	lifecycleFlags(c, &cfg)
+	keyFlags(c, &cfg)
 	return c
 }
 

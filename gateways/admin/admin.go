@@ -68,6 +68,7 @@ func New(node Node, token func() string, registry *prometheus.Registry, log *slo
 	h.mux.HandleFunc("GET /v1/tenants", h.auth(h.listTenants))
 	h.mux.HandleFunc("POST /v1/tenants", h.auth(h.createTenant))
 	h.routesCompliance()
+	h.routesKeys()
 	if m, ok := node.(Maintenance); ok {
 		h.mux.HandleFunc("POST /v1/scrub", h.auth(func(w http.ResponseWriter, r *http.Request) { h.scrub(w, r, m) }))
 		h.mux.HandleFunc("POST /v1/gc", h.auth(func(w http.ResponseWriter, r *http.Request) { h.gc(w, r, m) }))

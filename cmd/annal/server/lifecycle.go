@@ -72,6 +72,8 @@ type lifecycle struct {
 	orphans        prometheus.Counter
 	devicesFailed  prometheus.Gauge
 	devicesReplace prometheus.Counter
+
+	keys *keyRotation // re-encryption (keys.go)
 }
 
 func newLifecycle(reg *prometheus.Registry) *lifecycle {
@@ -97,6 +99,7 @@ func newLifecycle(reg *prometheus.Registry) *lifecycle {
 		orphans:        counter("annal_orphan_fragments_reclaimed_total", "Orphan fragments deleted by scrub."),
 		devicesFailed:  gauge("annal_devices_failed", "Devices currently marked failed."),
 		devicesReplace: counter("annal_devices_reopened_total", "Vanished device directories reopened as fresh devices."),
+		keys:           newKeyRotation(reg),
 	}
 }
 
@@ -126,6 +129,8 @@ func (n *Node) startLifecycle(ctx context.Context) {
 		n.wg.Go(func() { n.gcLoop(ctx) })
 	}
 	n.wg.Go(func() { n.scrubLoop(ctx) })
+	n.registerKeyMetrics()
+	n.wg.Go(func() { n.reencryptLoop(ctx) })
 }
 
 // stopContext is ctx, also cancelled when the node stops.

@@ -66,6 +66,10 @@ type Config struct {
 	GCCollectGrace time.Duration // condemned this long → collected; default 24 h
 	OrphanGrace    time.Duration // unrecorded fragments older than this are deleted; default 24 h
 	ScrubInterval  time.Duration // default 6 h, plus a pass 30 s after start
+
+	// Key rotation (keys.go, ADR-015).
+	ReencryptInterval time.Duration // worker check interval (a rotation wakes it too); default 1 h, negative: off
+	KeyRetireGrace    time.Duration // a closed epoch retires this long after the floor rose; default 15 min, negative: at once
 }
 
 func (c *Config) defaults() {
@@ -103,6 +107,7 @@ func (c *Config) defaults() {
 		c.Out = io.Discard
 	}
 	c.lifecycleDefaults()
+	c.keyDefaults()
 }
 
 // Node is one running annal server.

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/annal-storage/annal/cmd/annal/server"
+	"github.com/annal-storage/annal/commands"
+	"github.com/annal-storage/annal/gateways/admin"
+	"github.com/spf13/cobra"
+)
+
+// keysCmd groups the key rotation commands (ADR-015): status, rotate and
+// reencrypt.
+func keysCmd(a *adminClient) *cobra.Command {
+	c := &cobra.Command{Use: "keys", Short: "system key epochs: status, rotation, re-encryption"}
+	c.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "show the key epochs, the current one, and how many chunks each still seals",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var st commands.KeyStatus
+			if err := a.do("GET", "/v1/keys", nil, &st); err != nil {
+				return err
+			}
+			printKeyStatus(cmd.OutOrStdout(), st)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "rotate",
+		Short: "start a new system key epoch; new chunks are sealed under it, older ones keep decrypting until re-encrypted",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out admin.RotateResponse
+			if err := a.do("POST", "/v1/keys/rotate", nil, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rotated: new chunks are sealed under epoch %d\n", out.Epoch)
+			fmt.Fprintln(cmd.OutOrStdout(), "older chunks move forward in the background, or now with: annal admin keys reencrypt")
+			return nil
+		},
+	}, reencryptCmd(a))
+	return c
+}
+
+func printKeyStatus(w io.Writer, st commands.KeyStatus) {
+	fmt.Fprintf(w, "current epoch %d, floor %d (no chunk is recorded under an epoch below it)\n", st.Current, st.Floor)
+	fmt.Fprintf(w, "%-6s %-20s %-8s %10s %12s %s\n", "EPOCH", "CREATED", "STATE", "CHUNKS", "SEALED", "LOST")
+	for _, e := range st.Epochs {
+		state := "readable"
+		switch {
+		case e.Current:
+			state = "current"
+		case e.Retired:
+			state = "retired"
+		}
+		created := "-"
+		if e.CreatedNs != 0 {
+			created = time.Unix(0, e.CreatedNs).UTC().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(w, "%-6d %-20s %-8s %10d %12s %d\n", e.Epoch, created, state, e.Chunks, humanBytes(e.SealedBytes), e.Lost)
+	}
+}
+
+// reencryptCmd runs a re-encryption pass on the node behind the admin
+// endpoint and shows its progress: a bar on a terminal, one line per
+// update otherwise. It exits non-zero when chunks failed.
+func reencryptCmd(a *adminClient) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reencrypt",
+		Short: "seal every chunk under an older epoch again under the current one, then retire unused epochs; returns when done",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			bar := newProgressBar(out, isTerminal(out))
+			start := time.Now()
+			final, err := a.reencrypt(func(l admin.ReencryptLine) {
+				bar.show(func(elapsed time.Duration) string { return renderReencrypt(l, elapsed) }, func() string {
+					return fmt.Sprintf("reencrypt %s: %d/%d chunks, %d resealed, %d failed", l.Phase, l.Done, l.Total, l.Resealed, l.Failed)
+				}, l.Phase == "done")
+			})
+			bar.finish()
+			if err != nil {
+				return err
+			}
+			printReencryptSummary(out, final, time.Since(start))
+			if final.Error != "" {
+				return fmt.Errorf("re-encryption stopped: %s", final.Error)
+			}
+			if final.Failed > 0 {
+				return fmt.Errorf("%d chunks could not be resealed (see the node's log); run again", final.Failed)
+			}
+			return nil
+		},
+	}
+}
+
+func renderReencrypt(l admin.ReencryptLine, elapsed time.Duration) string {
+	return fmt.Sprintf("%s %d/%d chunks  %d resealed  %s  %d failed  %s", barCells(l.Done, l.Total), l.Done, l.Total,
+		l.Resealed, humanBytes(l.ResealedBytes), l.Failed, elapsed.Round(100*time.Millisecond))
+}
+
+func printReencryptSummary(w io.Writer, l admin.ReencryptLine, elapsed time.Duration) {
+	rate := ""
+	if s := elapsed.Seconds(); s > 0 && l.ResealedBytes > 0 {
+		rate = fmt.Sprintf(" (%s/s)", humanBytes(int64(float64(l.ResealedBytes)/s)))
+	}
+	fmt.Fprintf(w, "reencrypt done: epoch %d, %d chunks resealed, %s written%s in %s, %d skipped, %d failed, %d left under older epochs\n",
+		l.Epoch, l.Resealed, humanBytes(l.ResealedBytes), rate, elapsed.Round(time.Millisecond), l.Skipped, l.Failed, l.Remaining)
+	for _, e := range l.Retired {
+		fmt.Fprintf(w, "epoch %d retired: its key is gone\n", e)
+	}
+}
+
+// reencrypt posts /v1/keys/reencrypt and feeds every streamed line to
+// progress; it returns the last line. The pass may run for hours: no
+// client timeout.
+func (a *adminClient) reencrypt(progress func(admin.ReencryptLine)) (admin.ReencryptLine, error) {
+	var last admin.ReencryptLine
+	req, err := http.NewRequest("POST", strings.TrimSuffix(a.endpoint, "/")+"/v1/keys/reencrypt", nil)
+	if err != nil {
+		return last, err
+	}
+	if err := a.authorize(req); err != nil {
+		return last, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return last, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return last, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			return last, fmt.Errorf("reencrypt progress line %q: %w", sc.Text(), err)
+		}
+		progress(last)
+	}
+	if err := sc.Err(); err != nil {
+		return last, fmt.Errorf("reencrypt stream: %w", err)
+	}
+	if last.Phase != "done" {
+		return last, errors.New("reencrypt stream ended before the pass was done")
+	}
+	return last, nil
+}
+
+// keyFlags adds the server's key rotation flags.
+func keyFlags(c *cobra.Command, cfg *server.Config) {
+	f := c.Flags()
+	f.DurationVar(&cfg.ReencryptInterval, "reencrypt-interval", server.DefaultReencryptInterval, "how often the re-encryption worker looks for chunks under older key epochs (a rotation wakes it at once; negative: off, only annal admin keys reencrypt)")
+	f.DurationVar(&cfg.KeyRetireGrace, "key-retire-grace", server.DefaultKeyRetireGrace, "an epoch no chunk uses is retired this long after re-encryption closed it (negative: at once)")
+}
