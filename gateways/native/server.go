@@ -16,6 +16,7 @@ import (
 	"github.com/annal-storage/annal/gateways/native/wire"
 	"github.com/annal-storage/annal/gateways/s3/sigv4"
 	"github.com/annal-storage/annal/keys"
+	"github.com/annal-storage/annal/log/event"
 )
 
 // Config configures the native API handler.
@@ -116,6 +117,7 @@ func (h *handler) auth(pattern string, fn func(http.ResponseWriter, *request) er
 		start := time.Now()
 		res, err := h.verifier.Verify(r)
 		if err != nil {
+			h.svc.RecordSecurity(event.AuditRecorded{Op: "native " + pattern, Outcome: event.AuditOutcomeDenied, Code: string(wire.CodeUnauthenticated)})
 			writeError(w, &wire.Error{Code: wire.CodeUnauthenticated, Message: err.Error()})
 			h.log.Debug("native: unauthenticated", "op", pattern, "err", err)
 			return
@@ -161,6 +163,7 @@ var errorTable = []struct {
 	{keys.ErrKekDestroyed, wire.CodeAccessDenied},
 	{keys.ErrKekUnavailable, wire.CodeUnavailable},
 	{commands.ErrNamespacePurged, wire.CodeNoSuchBucket},
+	{commands.ErrThrottled, wire.CodeUnavailable},
 	{commands.ErrNotFound, wire.CodeNotFound},
 	{commands.ErrAlreadyExists, wire.CodeAlreadyExists},
 	{commands.ErrNotEmpty, wire.CodeNotEmpty},

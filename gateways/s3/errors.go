@@ -34,6 +34,7 @@ const (
 		"(with versioning enabled, a delete without a version id hides the name and keeps the bytes)."
 	msgShredded       = "The tenant's data was crypto-shredded; it can no longer be read."
 	msgKekUnavailable = "The tenant's key cannot be confirmed right now; please retry."
+	msgThrottled      = "Writes are throttled until the tenant's audit export catches up; please retry."
 )
 
 // errorTable maps the core's domain errors (commands' sentinels) to S3
@@ -47,6 +48,7 @@ var errorTable = []domainError{
 	{err: keys.ErrKekDestroyed, code: s3err.AccessDenied, message: msgShredded},
 	{err: keys.ErrKekUnavailable, code: s3err.ServiceUnavailable, message: msgKekUnavailable, retryAfter: time.Second},
 	{err: commands.ErrNamespacePurged, code: s3err.NoSuchBucket},
+	{err: commands.ErrThrottled, code: s3err.SlowDown, message: msgThrottled, retryAfter: 5 * time.Second},
 	{err: commands.ErrNoSuchBucket, code: s3err.NoSuchBucket},
 	{err: commands.ErrNamespaceSealed, code: s3err.NoSuchBucket, message: "The specified bucket is being deleted."},
 	{err: commands.ErrNoSuchVersion, code: s3err.NoSuchVersion},

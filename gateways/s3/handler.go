@@ -16,6 +16,7 @@ import (
 	"github.com/annal-storage/annal/gateways/s3/route"
 	"github.com/annal-storage/annal/gateways/s3/s3err"
 	"github.com/annal-storage/annal/gateways/s3/sigv4"
+	"github.com/annal-storage/annal/log/event"
 )
 
 // WorkflowRefHeader is the advisory header the gateway hands to the core
@@ -209,10 +210,22 @@ func signatureFirst(c *call, err error) error {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, req route.Request, err error, requestID string) {
 	e := toS3(err, req.Operation, req.Bucket, req.Key)
 	status := s3err.Write(w, r, e, requestID, h.hostID)
+	if securityCodes[e.Code] {
+		// A refused request is a security decision: audited, without the
+		// bucket or key (tenant content the system shard must not hold).
+		h.svc.RecordSecurity(event.AuditRecorded{Op: "S3 " + req.Operation.String(), Outcome: event.AuditOutcomeDenied,
+			Code: string(e.Code), Details: []event.Pair{{K: "request_id", V: requestID}}})
+	}
 	if status >= 500 && status != http.StatusNotImplemented {
 		h.log.Warn("s3 request failed", "request_id", requestID, "operation", req.Operation.String(),
 			"status", status, "code", string(e.Code), "err", err)
 	}
+}
+
+// securityCodes are the S3 answers that are security decisions.
+var securityCodes = map[s3err.Code]bool{
+	s3err.InvalidAccessKeyID: true, s3err.SignatureDoesNotMatch: true, s3err.AccessDenied: true,
+	s3err.InvalidToken: true, s3err.RequestTimeTooSkewed: true,
 }
 
 // requestID returns a unique id per request: a random per-process prefix

@@ -64,6 +64,7 @@ type compliance struct {
 	// invalidated: tenants whose destroyed keys this node dropped.
 	invalidated map[uint64]bool
 	lastExpiry  time.Time
+	lastEventGC time.Time
 }
 
 // complianceConfig wires the service's compliance hooks.
@@ -81,7 +82,23 @@ func (n *Node) complianceConfig(cfg *commands.Config, ck *ClusterKeys) {
 	cfg.Events = func(shard, from uint64, fn func(uint64, []byte) (bool, error)) error {
 		return annallog.ReadEvents(n.store, shard, from, fn)
 	}
+	cfg.ShardInfo = func(shard uint64) (uint64, uint64, error) {
+		last, err := annallog.LastSeq(n.store, shard)
+		if err != nil {
+			return 0, 0, err
+		}
+		c, err := annallog.CompactedThrough(n.store, shard)
+		return last, c, err
+	}
 }
+
+// Event GC defaults: a pass every eventGCInterval on the control shard's
+// leader; the newest eventGCRetain events of each shard always stay for
+// forensic replay.
+const (
+	eventGCInterval = 10 * time.Minute
+	eventGCRetain   = 10000
+)
 
 // reconcileCompliance runs with the reconcile loop: start audit shards,
 // drop purged namespace shards, drop destroyed keys.
@@ -186,6 +203,16 @@ func (n *Node) complianceStep(ctx context.Context) error {
 		}
 		if _, err := n.service.ConsumeAudit(ctx, id); err != nil {
 			return err
+		}
+	}
+	if leader, ok := n.host.Leader(commands.ControlShard); ok && leader == n.cfg.NodeID && time.Since(n.comp.lastEventGC) > eventGCInterval {
+		n.comp.lastEventGC = time.Now()
+		rep, err := n.service.CollectEvents(ctx, commands.DefaultAuditValve, eventGCRetain)
+		if err != nil {
+			return err
+		}
+		if rep != (commands.EventGCReport{}) {
+			n.log.Info("event gc pass", "events_compacted", rep.Compacted, "audit_gaps", rep.Gaps, "tenants_throttled", rep.Throttled)
 		}
 	}
 	if leader, ok := n.host.Leader(commands.ControlShard); ok && leader == n.cfg.NodeID && time.Since(n.comp.lastExpiry) > holdExpiryInterval {
