@@ -250,6 +250,7 @@ func (c *client) scrubChunk(store *chunks.Store, it scrubItem, k func()) {
 		return
 	}
 	placement := commands.PlacementOf(it.rec.Placement)
+	placement.Epoch = it.rec.Epoch // check the envelope the record names (ADR-015)
 	report, usable, err := store.Check(chunks.ChunkID(it.id), placement)
 	if err != nil || !report.Degraded() || len(report.Missing) == placement.Profile.Fragments() {
 		k()
