@@ -341,8 +341,12 @@ func (p *reencryptPass) run(ctx context.Context) error {
 	if err != nil || target == 0 || p.s.cfg.Data == nil {
 		return err
 	}
-	p.update(func(pr *ReencryptProgress) { pr.Epoch, pr.Phase = target, "chunks" })
-	if err := p.sweep(ctx, target); err != nil {
+	total, err := p.count(target)
+	if err != nil {
+		return err
+	}
+	p.update(func(pr *ReencryptProgress) { pr.Epoch, pr.Phase, pr.Total = target, "chunks", total })
+	if err := p.sweep(ctx, target, false); err != nil {
 		return err
 	}
 	if _, _, err := p.s.run(ctx, FirstChunkShard, func(v kv.Reader) (*Decision, error) {
@@ -353,7 +357,7 @@ func (p *reencryptPass) run(ctx context.Context) error {
 	// Chunks recorded under an old epoch after the sweep's scan and before
 	// the floor: the floor now keeps out any more, so one more sweep
 	// finds the last of them.
-	if err := p.sweep(ctx, target); err != nil {
+	if err := p.sweep(ctx, target, true); err != nil {
 		return err
 	}
 	p.update(func(pr *ReencryptProgress) { pr.Phase = "retire" })
@@ -375,16 +379,33 @@ type reencryptItem struct {
 	rec chunkstate.Record
 }
 
+// count counts the records the first sweep will reseal.
+func (p *reencryptPass) count(target uint32) (int64, error) {
+	var n int64
+	var from event.ChunkID
+	for {
+		batch, next, done, err := p.batch(from, target, 4096)
+		n += int64(len(batch))
+		if err != nil || done {
+			return n, err
+		}
+		from = next
+	}
+}
+
 // sweep reseals every record under an epoch older than target, a batch at
-// a time from a fresh local view, Workers chunks at once.
-func (p *reencryptPass) sweep(ctx context.Context, target uint32) error {
+// a time from a fresh local view, Workers chunks at once. The records of
+// a late sweep (after the floor rose) add to the total.
+func (p *reencryptPass) sweep(ctx context.Context, target uint32, late bool) error {
 	var from event.ChunkID
 	for {
 		batch, next, done, err := p.batch(from, target, 256)
 		if err != nil {
 			return err
 		}
-		p.update(func(pr *ReencryptProgress) { pr.Total += int64(len(batch)) })
+		if late {
+			p.update(func(pr *ReencryptProgress) { pr.Total += int64(len(batch)) })
+		}
 		if err := p.resealBatch(ctx, batch, target); err != nil {
 			return err
 		}

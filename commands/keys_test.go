@@ -200,7 +200,7 @@ func TestReencryptMovesEveryChunkForward(t *testing.T) {
 	if got.Resealed != oldChunks || got.Failed != 0 || got.Remaining != 0 || !slices.Equal(got.Retired, []uint32{1}) || got.Phase != "done" {
 		t.Fatalf("pass: %+v, want %d resealed and epoch 1 retired", got, oldChunks)
 	}
-	if len(lines) < int(oldChunks) || lines[len(lines)-1].Phase != "done" {
+	if len(lines) < int(oldChunks) || lines[0].Total != oldChunks || lines[len(lines)-1].Phase != "done" {
 		t.Fatalf("progress lines: %d, last %+v", len(lines), lines[len(lines)-1])
 	}
 	for id, rec := range f.records(t) {
