@@ -29,6 +29,12 @@
 //     the same one.
 //   - A fragment whose header or payload checksum fails counts as missing,
 //     never as data. A write succeeds only when every fragment is durable.
+//   - Every fragment names the envelope it carries (seal epoch and nonce
+//     tag, header version 2). Reconstruction combines fragments of one
+//     envelope only, preferring the one the record names; repair never
+//     writes a fragment of another envelope than the one it read, and
+//     re-sealing (Writer.Reseal) writes beside the old fragments, never
+//     over them (ADR-015).
 //   - Library code reads no clock and no global randomness: nonces and
 //     clocks are injected. Only DirDevice touches the operating system
 //     (files, fsync, statfs).

@@ -8,7 +8,8 @@
 //
 //   - A system master key exists per epoch. Rotation starts a new epoch;
 //     older epochs stay readable until re-encryption finishes, so every
-//     sealed chunk names the epoch it was sealed under.
+//     sealed chunk names the epoch it was sealed under; an epoch no chunk
+//     uses is then retired and its key dropped (ADR-015).
 //   - A chunk's DEK is derived on the storage node from the cached master
 //     key and the chunk id (DeriveChunkDEK). DEKs are never stored and the
 //     key service never sees chunk ids.
