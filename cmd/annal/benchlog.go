@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,15 +30,28 @@ import (
 func benchLogCmd() *cobra.Command {
 	var duration time.Duration
 	var payload int
+	var profile string
 	c := &cobra.Command{
 		Use:   "log",
 		Short: "events/s committed and applied (1 node and 3 loopback replicas, 1/16/64 proposers) beside raw dragonboat, and replay events/s",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if profile != "" {
+				f, err := os.Create(profile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runBenchLog(cmd.OutOrStdout(), duration, payload)
 		},
 	}
 	c.Flags().DurationVar(&duration, "duration", 5*time.Second, "how long each measurement runs")
 	c.Flags().IntVar(&payload, "payload", 200, "event payload bytes")
+	c.Flags().StringVar(&profile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	return c
 }
 
