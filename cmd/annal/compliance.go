@@ -241,7 +241,7 @@ func holdCmd(a *adminClient) *cobra.Command {
 func auditAdminCmd(a *adminClient) *cobra.Command {
 	c := &cobra.Command{Use: "audit", Short: "the audit log"}
 	var tenant string
-	var since uint64
+	var since string
 	var follow bool
 	export := &cobra.Command{
 		Use:   "export",
@@ -255,7 +255,7 @@ Every batch delivered advances the export watermark that event GC waits
 for.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := fmt.Sprintf("/v1/audit/export?since=%d", since)
+			path := "/v1/audit/export?since=" + url.QueryEscape(since)
 			if follow {
 				path += "&follow=1"
 			}
@@ -269,7 +269,7 @@ for.`,
 		},
 	}
 	export.Flags().StringVar(&tenant, "tenant", "", "tenant whose audit to export (needs its credentials)")
-	export.Flags().Uint64Var(&since, "since", 1, "first record (sequence) to export")
+	export.Flags().StringVar(&since, "since", "1", "first record to export: a sequence number or an RFC 3339 time")
 	export.Flags().BoolVar(&follow, "follow", false, "keep streaming new records")
 	c.AddCommand(export)
 	return c

@@ -447,7 +447,11 @@ func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c caller) 
 			return
 		}
 	}
-	from, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+	from, sinceNs, err := parseSince(r.URL.Query().Get("since"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
 	follow := r.URL.Query().Get("follow") != ""
 	svc := h.node.Service()
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -455,7 +459,12 @@ func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c caller) 
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(http.Flusher)
 	for {
-		last, err := svc.ExportAudit(r.Context(), tenant, from, func(l commands.AuditLine) error { return enc.Encode(l) })
+		last, err := svc.ExportAudit(r.Context(), tenant, from, func(l commands.AuditLine) error {
+			if l.WallNs < sinceNs && sinceNs > 0 {
+				return nil // before --since TIME
+			}
+			return enc.Encode(l)
+		})
 		if err != nil {
 			_ = enc.Encode(map[string]string{"error": err.Error()})
 			return
@@ -478,4 +487,19 @@ func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c caller) 
 		case <-time.After(exportPoll):
 		}
 	}
+}
+
+// parseSince reads since= as a record sequence or an RFC 3339 time.
+func parseSince(s string) (uint64, int64, error) {
+	if s == "" {
+		return 1, 0, nil
+	}
+	if seq, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return seq, 0, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("since %q: want a sequence number or an RFC 3339 time", s)
+	}
+	return 1, t.UnixNano(), nil
 }
