@@ -475,12 +475,10 @@ func (h *Handler) exportAudit(w http.ResponseWriter, r *http.Request, c caller) 
 		if last >= from && last > 0 {
 			// A time-filtered export skipped records: it does not count
 			// as delivering them.
-			if sinceNs > 0 {
-				from = last + 1
-				continue
-			}
-			if err := svc.AdvanceAuditExport(r.Context(), tenant, last); err != nil {
-				h.log.Warn("advance audit export watermark", "err", err)
+			if sinceNs == 0 {
+				if err := svc.AdvanceAuditExport(r.Context(), tenant, last); err != nil {
+					h.log.Warn("advance audit export watermark", "err", err)
+				}
 			}
 			from = last + 1
 		}
