@@ -6,7 +6,15 @@
 // Chunk writes happen in the Service before deciding; the events only
 // reference chunks that are already durable.
 //
+// Compliance (ADR-014) lives here too: retention holds and their
+// enforcement on every namespace decision (compliance.go), the
+// crypto-shred sequence (shred.go), the audit consumer, security records
+// and export (audit.go), and event GC gated by the audit export
+// (eventgc.go).
+//
 // Invariants:
+//   - A namespace decision that would drop content under an active
+//     retention hold is refused (ErrUnderRetention) before it is proposed.
 //   - Decide functions read nothing but their view and env: no clock, no
 //     randomness, no I/O. Event ids, version ids, upload ids and times
 //     come from env, chosen once and carried in the events.
