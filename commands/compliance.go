@@ -477,9 +477,12 @@ func destructive(v kv.Reader, d *Decision) bool {
 func destroys(v kv.Reader, body event.Body) (string, bool) {
 	switch b := body.(type) {
 	case *event.ObjectDeleted:
-		return b.Key, b.MarkerVersionID == ""
+		return b.Key, b.MarkerVersionID == "" && !isDeleteMarker(v, b.Key, b.VersionID)
 	case *event.ObjectPut:
 		return b.Key, b.VersionID == namespace.NullVersion && hasNullVersion(v, b.Key)
+	case *event.MultipartCompleted:
+		u, err := namespace.GetUpload(v, b.UploadID)
+		return u.Key, err == nil && b.VersionID == namespace.NullVersion && hasNullVersion(v, u.Key)
 	case *event.EntryUnlinked:
 		return "", lastNameOfContent(v, b.Parent, b.Name)
 	case *event.EntryRenamed:
@@ -519,6 +522,20 @@ func lastNameOfContent(v kv.Reader, parent uint64, name string) bool {
 	}
 	in, err := namespace.GetInode(v, d.Ino)
 	return err == nil && in.Nlink <= 1 && fileSize(v, d.Ino) > 0
+}
+
+// isDeleteMarker reports whether a key's version is a delete marker
+// (removing one drops no bytes).
+func isDeleteMarker(v kv.Reader, key, id string) bool {
+	if id == "" {
+		return false
+	}
+	res, err := namespace.Resolve(v, key)
+	if err != nil || !res.Found {
+		return false
+	}
+	ver, ok, err := namespace.VersionByID(v, res.Entry.Ino, id)
+	return err == nil && ok && ver.DeleteMarker
 }
 
 func hasNullVersion(v kv.Reader, key string) bool {
