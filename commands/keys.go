@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -92,20 +93,10 @@ func (s *Service) KeyStatus(ctx context.Context) (KeyStatus, error) {
 		c.Epoch, c.CreatedNs, c.Current, c.Retired = ep.Epoch, ep.CreatedNs, ep.Epoch == st.Current, ep.Retired
 		st.Epochs = append(st.Epochs, c)
 	}
-	for _, e := range slices.Sorted(mapKeys(counts)) { // epochs the keyring does not know (corruption or tests)
+	for _, e := range slices.Sorted(maps.Keys(counts)) { // epochs the keyring does not know (corruption or tests)
 		st.Epochs = append(st.Epochs, counts[e])
 	}
 	return st, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // epochCounts counts the chunk records per epoch on a linearizable view of
