@@ -47,6 +47,7 @@ type KeyEpochStatus struct {
 	CreatedNs int64  `json:"created_ns,omitempty"`
 	Current   bool   `json:"current,omitempty"`
 	Retired   bool   `json:"retired,omitempty"`
+	RetiredNs int64  `json:"retired_ns,omitempty"`
 	// Chunks counts the chunk records sealed under the epoch (but those
 	// being collected), SealedBytes their envelopes; Lost those recorded
 	// lost, which re-encryption cannot read (they keep the epoch from
@@ -90,7 +91,7 @@ func (s *Service) KeyStatus(ctx context.Context) (KeyStatus, error) {
 	for _, ep := range epochs {
 		c := counts[ep.Epoch]
 		delete(counts, ep.Epoch)
-		c.Epoch, c.CreatedNs, c.Current, c.Retired = ep.Epoch, ep.CreatedNs, ep.Epoch == st.Current, ep.Retired
+		c.Epoch, c.CreatedNs, c.Current, c.Retired, c.RetiredNs = ep.Epoch, ep.CreatedNs, ep.Epoch == st.Current, ep.Retired, ep.RetiredNs
 		st.Epochs = append(st.Epochs, c)
 	}
 	for _, e := range slices.Sorted(maps.Keys(counts)) { // epochs the keyring does not know (corruption or tests)

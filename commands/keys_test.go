@@ -214,7 +214,7 @@ func TestReencryptMovesEveryChunkForward(t *testing.T) {
 			t.Fatalf("%s reads %q", k, got)
 		}
 	}
-	if ep := epochOf(t, f, 1); !ep.Retired || ep.SealedKey != nil {
+	if ep := epochOf(t, f, 1); !ep.Retired || ep.SealedKey != nil || ep.RetiredNs == 0 {
 		t.Fatalf("epoch 1 after the pass: %+v", ep)
 	}
 	if _, err := f.keys.Key(1); err == nil {

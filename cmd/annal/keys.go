@@ -49,7 +49,7 @@ func keysCmd(a *adminClient) *cobra.Command {
 
 func printKeyStatus(w io.Writer, st commands.KeyStatus) {
 	fmt.Fprintf(w, "current epoch %d, floor %d (no chunk is recorded under an epoch below it)\n", st.Current, st.Floor)
-	fmt.Fprintf(w, "%-6s %-20s %-8s %10s %12s %s\n", "EPOCH", "CREATED", "STATE", "CHUNKS", "SEALED", "LOST")
+	fmt.Fprintf(w, "%-6s %-20s %-8s %-20s %10s %12s %s\n", "EPOCH", "CREATED", "STATE", "RETIRED", "CHUNKS", "SEALED", "LOST")
 	for _, e := range st.Epochs {
 		state := "readable"
 		switch {
@@ -58,12 +58,17 @@ func printKeyStatus(w io.Writer, st commands.KeyStatus) {
 		case e.Retired:
 			state = "retired"
 		}
-		created := "-"
-		if e.CreatedNs != 0 {
-			created = time.Unix(0, e.CreatedNs).UTC().Format("2006-01-02 15:04:05")
-		}
-		fmt.Fprintf(w, "%-6d %-20s %-8s %10d %12s %d\n", e.Epoch, created, state, e.Chunks, humanBytes(e.SealedBytes), e.Lost)
+		fmt.Fprintf(w, "%-6d %-20s %-8s %-20s %10d %12s %d\n", e.Epoch, timeOrDash(e.CreatedNs), state, timeOrDash(e.RetiredNs),
+			e.Chunks, humanBytes(e.SealedBytes), e.Lost)
 	}
+}
+
+// timeOrDash formats a UTC time, or "-" for zero.
+func timeOrDash(ns int64) string {
+	if ns == 0 {
+		return "-"
+	}
+	return time.Unix(0, ns).UTC().Format("2006-01-02 15:04:05")
 }
 
 // reencryptCmd runs a re-encryption pass on the node behind the admin

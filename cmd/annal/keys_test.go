@@ -33,7 +33,7 @@ func fakeKeysServer(t *testing.T, lines []admin.ReencryptLine) *adminClient {
 			enc.Encode(admin.RotateResponse{Epoch: 3})
 		case "GET /v1/keys":
 			enc.Encode(commands.KeyStatus{Current: 3, Floor: 2, Epochs: []commands.KeyEpochStatus{
-				{Epoch: 1, Retired: true}, {Epoch: 2, Chunks: 5, SealedBytes: 5 << 20}, {Epoch: 3, Current: true, Chunks: 7}}})
+				{Epoch: 1, Retired: true, RetiredNs: 1e18}, {Epoch: 2, Chunks: 5, SealedBytes: 5 << 20}, {Epoch: 3, Current: true, Chunks: 7}}})
 		default:
 			http.Error(w, "bad request", http.StatusBadRequest)
 		}
@@ -85,7 +85,7 @@ func TestAdminKeysCommands(t *testing.T) {
 	}
 	out, err := runKeys(t, a, "status")
 	if err != nil || !strings.Contains(out, "current epoch 3, floor 2") || !strings.Contains(out, "retired") ||
-		!strings.Contains(out, "5.0 MiB") {
+		!strings.Contains(out, "5.0 MiB") || !strings.Contains(out, "2001-09-09 01:46:40") {
 		t.Fatalf("status: %q %v", out, err)
 	}
 }

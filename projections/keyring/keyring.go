@@ -34,6 +34,7 @@ type Epoch struct {
 	SealedKey []byte `msgpack:"k,omitempty"`
 	CreatedNs int64  `msgpack:"c"`
 	Retired   bool   `msgpack:"r,omitempty"`
+	RetiredNs int64  `msgpack:"rn,omitempty"`
 }
 
 // TenantKey is a tenant's KEK (internal provider) and wrapped payload key.
@@ -189,7 +190,7 @@ func (Projection) Apply(w kv.Writer, _ *event.Envelope, body event.Body) error {
 		if err != nil {
 			return err
 		}
-		ep.Retired, ep.SealedKey = true, nil
+		ep.Retired, ep.RetiredNs, ep.SealedKey = true, b.RetiredNs, nil
 		return p.Put(w, epochKey(b.Epoch), &ep)
 	case *event.TenantKekCreated:
 		return p.Put(w, tenantKey(b.TenantID), &TenantKey{TenantID: b.TenantID, KekEpoch: b.KekEpoch,
