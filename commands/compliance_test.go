@@ -374,3 +374,37 @@ func TestHoldShredExpiryOrder(t *testing.T) {
 		t.Fatalf("retention left on %d chunks", len(left))
 	}
 }
+
+// TestPosixUnlinkUnderHold: a POSIX unlink of held content is refused
+// without versioning; with versioning it hides the name (a delete
+// marker) and the bytes stay as a noncurrent version.
+func TestPosixUnlinkUnderHold(t *testing.T) {
+	f := newComplianceFixture(t)
+	p := f.tenant("px")
+	f.bucket(p, "b")
+	f.put(p, "b", "dir/file", []byte("posix-held-bytes"))
+	if _, err := f.svc.PlaceHold(f.ctx, "admin", HoldSpec{Tenant: p.Tenant, Scope: event.HoldScopeNamespace, Bucket: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := f.svc.Lookup(f.ctx, p, "b", 1, "dir")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Remove(f.ctx, p, "b", dir.Ino, "file", false); !errors.Is(err, ErrUnderRetention) {
+		t.Fatalf("unversioned unlink: %v", err)
+	}
+	if err := f.svc.SetVersioning(f.ctx, p, "b", "Enabled"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Remove(f.ctx, p, "b", dir.Ino, "file", false); err != nil {
+		t.Fatalf("versioned unlink: %v", err)
+	}
+	if _, err := f.svc.Lookup(f.ctx, p, "b", dir.Ino, "file"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("name still visible: %v", err)
+	}
+	o, err := f.svc.GetObject(f.ctx, p, "b", "dir/file", "null")
+	if err != nil {
+		t.Fatalf("held version gone: %v", err)
+	}
+	o.Close()
+}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -393,6 +394,28 @@ func (s *Service) Remove(ctx context.Context, p Principal, bucket string, parent
 	_, _, err = s.run(ctx, shard, func(v kv.Reader) (*Decision, error) {
 		return DecideRemove(v, s.env, p, shard, parent, name, dir)
 	})
+	if errors.Is(err, ErrUnderRetention) && !dir {
+		return s.removeHeld(ctx, p, bucket, shard, parent, name, err)
+	}
+	return err
+}
+
+// removeHeld turns an unlink of held content into what versioning allows
+// (ADR-014): with versioning enabled, a delete marker hides the name and
+// the bytes stay as a noncurrent version until the hold ends; without it
+// the unlink stays refused.
+func (s *Service) removeHeld(ctx context.Context, p Principal, bucket string, shard, parent uint64, name string, refused error) error {
+	v, err := s.read(ctx, shard)
+	if err != nil {
+		return err
+	}
+	meta, err := namespace.GetMeta(v)
+	key := keyOf(v, parent, name, namespace.KindFile)
+	v.Close()
+	if err != nil || meta.Versioning != namespace.VersioningEnabled || key == "" {
+		return refused
+	}
+	_, err = s.DeleteObject(ctx, p, bucket, key, "")
 	return err
 }
 
