@@ -31,6 +31,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/annal-storage/annal/cmd/annal/server"
+	"github.com/annal-storage/annal/gateways/native/nativetest/freeport"
 	s3gw "github.com/annal-storage/annal/gateways/s3"
 )
 
@@ -76,7 +77,7 @@ func newChild(t *testing.T) *child {
 	t.Helper()
 	ch := &child{dir: t.TempDir()}
 	for range 4 {
-		a, err := freeAddr()
+		a, err := freeport.Find()
 		if err != nil {
 			t.Fatal(err)
 		}

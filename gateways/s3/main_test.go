@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/annal-storage/annal/cmd/annal/server"
 	"github.com/annal-storage/annal/commands"
+	"github.com/annal-storage/annal/gateways/native/nativetest/freeport"
 	"github.com/annal-storage/annal/gateways/s3/route"
 	"github.com/annal-storage/annal/gateways/s3/sigv4"
 
@@ -90,15 +90,6 @@ func node(t testing.TB) *fixture {
 	return shared
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func startFixture() (*fixture, error) {
 	dir, err := os.MkdirTemp("", "annal-s3-e2e-")
 	if err != nil {
@@ -106,7 +97,7 @@ func startFixture() (*fixture, error) {
 	}
 	var addrs [4]string
 	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
+		if addrs[i], err = freeport.Find(); err != nil {
 			return nil, err
 		}
 	}

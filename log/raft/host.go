@@ -225,14 +225,15 @@ func (h *Host) Propose(ctx context.Context, shard uint64, p annallog.Proposal) (
 	return out, nil
 }
 
-// requestTimeout bounds one proposal or read barrier when the caller's
-// context has no deadline (dragonboat requires one).
-const requestTimeout = 5 * time.Second
+// requestTimeout bounds one attempt of a proposal or read barrier,
+// whatever the caller's deadline. A request caught in a leader change may
+// never be answered (dragonboat drops it silently); waiting out a long
+// caller deadline would turn a 200 ms election into a request failure.
+// The caller's retry loop (the service's backoff) sends it again: reads
+// are idempotent, and a resubmitted proposal is deduplicated by event id.
+const requestTimeout = 3 * time.Second
 
 func withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(ctx, requestTimeout)
 }
 

@@ -5,25 +5,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/annal-storage/annal/commands"
+	"github.com/annal-storage/annal/gateways/native/nativetest/freeport"
 	annallog "github.com/annal-storage/annal/log"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 func nodeConfig(t *testing.T, dir string, id uint64, peers map[uint64]string, keyFile string) Config {
 	return Config{DataDir: dir, NodeID: id, Peers: peers, RaftAddr: peers[id], ClusterKeyFile: keyFile,

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"github.com/annal-storage/annal/cmd/annal/server"
 	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/gateways/native/client"
+	"github.com/annal-storage/annal/gateways/native/nativetest/freeport"
 	"github.com/annal-storage/annal/gateways/s3"
 )
 
@@ -44,16 +44,8 @@ type Node struct {
 	cfg      config
 }
 
-// FreeAddr returns a free loopback address.
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// FreeAddr returns a free loopback address (see package freeport).
+func FreeAddr(t testing.TB) string { return freeport.Addr(t) }
 
 // config is a node's configuration, which a child process receives as
 // JSON.
