@@ -14,6 +14,7 @@ import (
 	"github.com/annal-storage/annal/gateways/native/client"
 	"github.com/annal-storage/annal/gateways/native/wire"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // mountFlags are the options of `annal mount`.
@@ -43,14 +44,22 @@ the same bytes; S3 writes appear in the mount within the cache timeouts.`,
 			return runMount(f, args[0], args[1], sig, os.Stdout)
 		},
 	}
-	fl := c.Flags()
+	f.register(c.Flags())
+	return c
+}
+
+// register declares the flags of `annal mount` and their defaults.
+func (f *mountFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.endpoint, "endpoint", "127.0.0.1:9100", "native API address HOST:PORT, or an http(s):// URL")
 	fl.StringVar(&f.credentials, "credentials", "annal-data/bootstrap-credentials", "AWS shared-credentials file with the tenant's access key")
 	fl.StringVar(&f.profile, "profile", "default", "profile in the credentials file")
 	fl.StringVar(&f.caFile, "ca-file", "", "PEM CA bundle for an https endpoint with a private CA")
 	fl.BoolVar(&f.readOnly, "read-only", false, "mount read-only")
 	fl.BoolVar(&f.create, "create", false, "create the bucket first if the tenant does not have it")
-	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users use the mount (the kernel still checks uid, gid and mode)")
+	// A root mount usually serves a node's users (an HPC login or compute
+	// node), so it is shared by default; the kernel still enforces each
+	// file's uid, gid and mode (default_permissions).
+	fl.BoolVar(&f.allowOther, "allow-other", os.Geteuid() == 0, "let other users use the mount (the kernel still checks uid, gid and mode); default on when run as root")
 	fl.StringVar(&f.uidMap, "uid-map", "", "map local to stored user ids: LOCAL:STORED[,LOCAL:STORED...]")
 	fl.StringVar(&f.gidMap, "gid-map", "", "map local to stored group ids: LOCAL:STORED[,...]")
 	fl.DurationVar(&f.attrTimeout, "attr-timeout", time.Second, "how long the kernel caches attributes (0: not at all)")
@@ -59,7 +68,6 @@ the same bytes; S3 writes appear in the mount within the cache timeouts.`,
 	fl.DurationVar(&f.retryFor, "retry-for", 30*time.Second, "how long requests are retried while the server is unreachable")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&f.debug, "debug", false, "log every FUSE request")
-	return c
 }
 
 // zeroAsOff turns a 0 duration flag into "no caching" (a negative value

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -11,11 +12,24 @@ import (
 
 	"github.com/annal-storage/annal/cmd/annal/server"
 	"github.com/annal-storage/annal/gateways/native/nativetest"
+	"github.com/spf13/pflag"
 )
 
 func mounted(dir string) bool {
 	b, _ := os.ReadFile("/proc/self/mounts")
 	return strings.Contains(string(b), " "+dir+" fuse.annal ")
+}
+
+// mountOption reports whether the annal mount on dir has the option.
+func mountOption(dir, option string) bool {
+	b, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 4 && fields[1] == dir && fields[2] == "fuse.annal" {
+			return slices.Contains(strings.Split(fields[3], ","), option)
+		}
+	}
+	return false
 }
 
 // TestMountCommand: `annal mount` mounts in the foreground, serves, and
@@ -29,9 +43,13 @@ func TestMountCommand(t *testing.T) {
 		t.Skip("no /dev/fuse")
 	}
 	n := nativetest.Start(t, t.TempDir())
-	f := mountFlags{endpoint: n.APIAddr, credentials: filepath.Join(n.Dir, server.CredentialsFile), profile: "default",
-		create: true, attrTimeout: time.Second, entryTimeout: time.Second, negTimeout: time.Second,
-		retryFor: 10 * time.Second, logLevel: "warn"}
+	var f mountFlags
+	fl := pflag.NewFlagSet("mount", pflag.ContinueOnError)
+	f.register(fl)
+	if err := fl.Parse([]string{"--endpoint", n.APIAddr, "--credentials", filepath.Join(n.Dir, server.CredentialsFile),
+		"--create", "--retry-for", "10s", "--log-level", "warn"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, busy := range []bool{false, true} {
 		dir := t.TempDir()
 		sig := make(chan os.Signal, 2)
@@ -44,6 +62,11 @@ func TestMountCommand(t *testing.T) {
 				t.Fatal("not mounted in 30 s")
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+		// Mounted by root with the defaults, the file system is shared
+		// with the node's other users (the kernel checks their modes).
+		if !mountOption(dir, "allow_other") {
+			t.Fatalf("a root mount with default flags lacks allow_other")
 		}
 		if err := os.WriteFile(filepath.Join(dir, "f"), []byte("kept"), 0o644); err != nil {
 			t.Fatal(err)
