@@ -277,24 +277,35 @@ for.`,
 
 // stream copies a streamed response to out.
 func (a *adminClient) stream(method, path string, out io.Writer) error {
-	req, err := http.NewRequest(method, strings.TrimSuffix(a.endpoint, "/")+path, nil)
+	body, err := a.open(method, path)
 	if err != nil {
 		return err
 	}
+	defer body.Close()
+	_, err = io.Copy(out, body)
+	return err
+}
+
+// open sends an authorized request without a client timeout (streams
+// may run for hours) and returns the body of a successful response.
+func (a *adminClient) open(method, path string) (io.ReadCloser, error) {
+	req, err := http.NewRequest(method, strings.TrimSuffix(a.endpoint, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
 	if err := a.authorize(req); err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
-	_, err = io.Copy(out, resp.Body)
-	return err
+	return resp.Body, nil
 }
 
 // auditCmd is "annal audit": offline tools over a stopped node's data.

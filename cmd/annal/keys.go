@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/annal-storage/annal/cmd/annal/server"
@@ -82,7 +77,7 @@ func reencryptCmd(a *adminClient) *cobra.Command {
 			out := cmd.OutOrStdout()
 			bar := newProgressBar(out, isTerminal(out))
 			start := time.Now()
-			final, err := a.reencrypt(func(l admin.ReencryptLine) {
+			final, err := runPass(a, "/v1/keys/reencrypt", func(l admin.ReencryptLine) {
 				bar.show(func(elapsed time.Duration) string { return renderReencrypt(l, elapsed) }, func() string {
 					return fmt.Sprintf("reencrypt %s: %d/%d chunks, %d resealed, %d failed", l.Phase, l.Done, l.Total, l.Resealed, l.Failed)
 				}, l.Phase == "done")
@@ -118,43 +113,6 @@ func printReencryptSummary(w io.Writer, l admin.ReencryptLine, elapsed time.Dura
 	for _, e := range l.Retired {
 		fmt.Fprintf(w, "epoch %d retired: its key is gone\n", e)
 	}
-}
-
-// reencrypt posts /v1/keys/reencrypt and feeds every streamed line to
-// progress; it returns the last line. The pass may run for hours: no
-// client timeout.
-func (a *adminClient) reencrypt(progress func(admin.ReencryptLine)) (admin.ReencryptLine, error) {
-	var last admin.ReencryptLine
-	req, err := http.NewRequest("POST", strings.TrimSuffix(a.endpoint, "/")+"/v1/keys/reencrypt", nil)
-	if err != nil {
-		return last, err
-	}
-	if err := a.authorize(req); err != nil {
-		return last, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return last, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return last, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
-			return last, fmt.Errorf("reencrypt progress line %q: %w", sc.Text(), err)
-		}
-		progress(last)
-	}
-	if err := sc.Err(); err != nil {
-		return last, fmt.Errorf("reencrypt stream: %w", err)
-	}
-	if last.Phase != "done" {
-		return last, errors.New("reencrypt stream ended before the pass was done")
-	}
-	return last, nil
 }
 
 // keyFlags adds the server's key rotation flags.

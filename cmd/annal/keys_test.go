@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +15,7 @@ import (
 // fakeKeysServer answers the key rotation endpoints as a node does.
 func fakeKeysServer(t *testing.T, lines []admin.ReencryptLine) *adminClient {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer tok" {
-			http.Error(w, "no token", http.StatusUnauthorized)
-			return
-		}
+	return fakeAdmin(t, func(w http.ResponseWriter, r *http.Request) {
 		enc := json.NewEncoder(w)
 		switch r.Method + " " + r.URL.Path {
 		case "POST /v1/keys/reencrypt":
@@ -37,13 +30,7 @@ func fakeKeysServer(t *testing.T, lines []admin.ReencryptLine) *adminClient {
 		default:
 			http.Error(w, "bad request", http.StatusBadRequest)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &adminClient{endpoint: srv.URL, tokenFile: tokenFile}
+	})
 }
 
 func reLine(phase string, done, total, resealed, failed int64, retired ...uint32) admin.ReencryptLine {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +26,7 @@ func scrubCmd(a *adminClient) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			bar := newProgressBar(out, isTerminal(out))
-			final, err := a.scrub(bar.update)
+			final, err := runPass(a, "/v1/scrub", bar.update)
 			bar.finish()
 			if err != nil {
 				return err
@@ -61,40 +60,30 @@ func gcCmd(a *adminClient) *cobra.Command {
 	}
 }
 
-// scrub posts /v1/scrub and feeds every streamed line to progress; it
-// returns the last line. The pass may run for hours: no client timeout.
-func (a *adminClient) scrub(progress func(admin.ScrubLine)) (admin.ScrubLine, error) {
-	var last admin.ScrubLine
-	token, err := os.ReadFile(a.tokenFile)
-	if err != nil {
-		return last, fmt.Errorf("read admin token: %w", err)
-	}
-	req, err := http.NewRequest("POST", strings.TrimSuffix(a.endpoint, "/")+"/v1/scrub", nil)
+// runPass posts to a streamed maintenance pass (scrub, re-encryption)
+// and feeds every line to progress; it returns the last line. A pass may
+// run for hours: no client timeout.
+func runPass[L admin.PassLine](a *adminClient, path string, progress func(L)) (L, error) {
+	var last L
+	body, err := a.open("POST", path)
 	if err != nil {
 		return last, err
 	}
-	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return last, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return last, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	sc := bufio.NewScanner(resp.Body)
+	defer body.Close()
+	sc := bufio.NewScanner(body)
 	for sc.Scan() {
-		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
-			return last, fmt.Errorf("scrub progress line %q: %w", sc.Text(), err)
+		var l L
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return last, fmt.Errorf("%s: progress line %q: %w", path, sc.Text(), err)
 		}
-		progress(last)
+		last = l
+		progress(l)
 	}
 	if err := sc.Err(); err != nil {
-		return last, fmt.Errorf("scrub stream: %w", err)
+		return last, fmt.Errorf("%s stream: %w", path, err)
 	}
-	if last.Phase != "done" {
-		return last, errors.New("scrub stream ended before the pass was done")
+	if done, _ := last.Finished(); !done {
+		return last, fmt.Errorf("%s stream ended before the pass was done", path)
 	}
 	return last, nil
 }

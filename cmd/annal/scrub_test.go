@@ -15,12 +15,31 @@ import (
 	"github.com/annal-storage/annal/gateways/admin"
 )
 
+// fakeAdmin serves handler as a node's admin API that accepts the token
+// "tok", and returns a client holding that token.
+func fakeAdmin(t *testing.T, handler http.HandlerFunc) *adminClient {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		handler(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &adminClient{endpoint: srv.URL, tokenFile: tokenFile}
+}
+
 // fakeScrubServer streams lines as POST /v1/scrub does.
 func fakeScrubServer(t *testing.T, lines ...admin.ScrubLine) (*adminClient, *int) {
 	t.Helper()
 	calls := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != "POST" || r.URL.Path != "/v1/scrub" || r.Header.Get("Authorization") != "Bearer tok" {
+	a := fakeAdmin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "POST" || r.URL.Path != "/v1/scrub" {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
@@ -29,13 +48,8 @@ func fakeScrubServer(t *testing.T, lines ...admin.ScrubLine) (*adminClient, *int
 		for _, l := range lines {
 			enc.Encode(l)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &adminClient{endpoint: srv.URL, tokenFile: tokenFile}, &calls
+	})
+	return a, &calls
 }
 
 func line(phase string, done, total, repaired, lost int64) admin.ScrubLine {

@@ -2,10 +2,7 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/annal-storage/annal/commands"
 )
@@ -39,6 +36,9 @@ type ReencryptLine struct {
 	Error string `json:"error,omitempty"`
 }
 
+// Finished implements PassLine.
+func (l ReencryptLine) Finished() (bool, string) { return l.Phase == "done", l.Error }
+
 func (h *Handler) routesKeys() {
 	h.mux.HandleFunc("GET /v1/keys", h.auth(h.keyStatus))
 	if k, ok := h.node.(KeyRotation); ok {
@@ -66,54 +66,9 @@ func (h *Handler) rotateKeys(w http.ResponseWriter, r *http.Request, k KeyRotati
 	writeJSON(w, http.StatusOK, RotateResponse{Epoch: epoch})
 }
 
-// reencrypt streams a pass's progress as JSON lines
-// (application/x-ndjson), at most every scrubProgressInterval, and returns
-// when the pass is done.
+// reencrypt streams a re-encryption pass's progress (see streamPass).
 func (h *Handler) reencrypt(w http.ResponseWriter, r *http.Request, k KeyRotation) {
-	var mu sync.Mutex
-	var latest commands.ReencryptProgress
-	var version int
-	type result struct {
-		p   commands.ReencryptProgress
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := k.Reencrypt(r.Context(), func(p commands.ReencryptProgress) {
-			mu.Lock()
-			latest, version = p, version+1
-			mu.Unlock()
-		})
-		done <- result{p, err}
-	}()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
-	t := time.NewTicker(scrubProgressInterval)
-	defer t.Stop()
-	sent := 0
-	for {
-		select {
-		case res := <-done:
-			line := ReencryptLine{ReencryptProgress: res.p}
-			if res.err != nil {
-				line.Error = res.err.Error()
-			}
-			_ = enc.Encode(line)
-			return
-		case <-t.C:
-			mu.Lock()
-			p, v := latest, version
-			mu.Unlock()
-			if v == sent {
-				continue
-			}
-			sent = v
-			_ = enc.Encode(ReencryptLine{ReencryptProgress: p})
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
-	}
+	streamPass(w, r.Context(), k.Reencrypt, func(p commands.ReencryptProgress, err error) PassLine {
+		return ReencryptLine{ReencryptProgress: p, Error: errorText(err)}
+	})
 }

@@ -2,11 +2,8 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/annal-storage/annal/commands"
 )
@@ -33,57 +30,14 @@ type ScrubLine struct {
 	Error string `json:"error,omitempty"`
 }
 
-// scrubProgressInterval is how often the stream reports while a pass runs.
-const scrubProgressInterval = 250 * time.Millisecond
+// Finished implements PassLine.
+func (l ScrubLine) Finished() (bool, string) { return l.Phase == "done", l.Error }
 
-// scrub streams a pass's progress as JSON lines (application/x-ndjson)
-// and returns when the pass is done.
+// scrub streams a scrub pass's progress (see streamPass).
 func (h *Handler) scrub(w http.ResponseWriter, r *http.Request, m Maintenance) {
-	var mu sync.Mutex
-	var latest commands.ScrubProgress
-	type result struct {
-		p   commands.ScrubProgress
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		p, err := m.Scrub(r.Context(), func(p commands.ScrubProgress) {
-			mu.Lock()
-			latest = p
-			mu.Unlock()
-		})
-		done <- result{p, err}
-	}()
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	flusher, _ := w.(http.Flusher)
-	t := time.NewTicker(scrubProgressInterval)
-	defer t.Stop()
-	var sent commands.ScrubProgress
-	for {
-		select {
-		case res := <-done:
-			line := ScrubLine{ScrubProgress: res.p}
-			if res.err != nil {
-				line.Error = res.err.Error()
-			}
-			_ = enc.Encode(line)
-			return
-		case <-t.C:
-			mu.Lock()
-			p := latest
-			mu.Unlock()
-			if p == sent {
-				continue
-			}
-			sent = p
-			_ = enc.Encode(ScrubLine{ScrubProgress: p})
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
-	}
+	streamPass(w, r.Context(), m.Scrub, func(p commands.ScrubProgress, err error) PassLine {
+		return ScrubLine{ScrubProgress: p, Error: errorText(err)}
+	})
 }
 
 func (h *Handler) gc(w http.ResponseWriter, r *http.Request, m Maintenance) {

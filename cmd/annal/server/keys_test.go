@@ -36,11 +36,12 @@ func adminCall(t *testing.T, n *Node, method, path string, out any) {
 	}
 }
 
-// adminReencrypt runs POST /v1/keys/reencrypt and returns the streamed
-// lines.
-func adminReencrypt(t *testing.T, n *Node) []admin.ReencryptLine {
+// adminPass runs a streamed maintenance pass through the admin API, as
+// `annal admin scrub` and `annal admin keys reencrypt` do, and returns its
+// lines; the pass must finish without an error.
+func adminPass[L admin.PassLine](t *testing.T, n *Node, path string) []L {
 	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+n.cfg.AdminAddr+"/v1/keys/reencrypt", nil)
+	req, err := http.NewRequest("POST", "http://"+n.cfg.AdminAddr+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,19 +52,22 @@ func adminReencrypt(t *testing.T, n *Node) []admin.ReencryptLine {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/x-ndjson" {
-		t.Fatalf("POST /v1/keys/reencrypt: %s %s", resp.Status, resp.Header.Get("Content-Type"))
+		t.Fatalf("POST %s: %s %s", path, resp.Status, resp.Header.Get("Content-Type"))
 	}
-	var lines []admin.ReencryptLine
+	var lines []L
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var l admin.ReencryptLine
+		var l L
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			t.Fatalf("line %q: %v", sc.Text(), err)
 		}
 		lines = append(lines, l)
 	}
-	if len(lines) == 0 || lines[len(lines)-1].Phase != "done" || lines[len(lines)-1].Error != "" {
-		t.Fatalf("reencrypt stream: %+v", lines)
+	if len(lines) == 0 {
+		t.Fatalf("POST %s: empty stream", path)
+	}
+	if done, failure := lines[len(lines)-1].Finished(); !done || failure != "" {
+		t.Fatalf("POST %s stream: %+v", path, lines)
 	}
 	return lines
 }
@@ -137,7 +141,7 @@ func TestKeyRotationThroughAdminAPI(t *testing.T) {
 	before := st.Epochs[0]
 
 	start := time.Now()
-	lines := adminReencrypt(t, n)
+	lines := adminPass[admin.ReencryptLine](t, n, "/v1/keys/reencrypt")
 	final := lines[len(lines)-1]
 	t.Logf("re-encrypted %d chunks, %d MiB in %s (%.0f MiB/s)", final.Resealed, final.ResealedBytes>>20, time.Since(start),
 		float64(final.ResealedBytes)/(1<<20)/time.Since(start).Seconds())

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -93,57 +92,6 @@ func chunkIDs(t *testing.T, data []byte) []event.ChunkID {
 	}
 }
 
-// adminScrub runs a scrub through the admin API, as `annal admin scrub`
-// does, and returns the streamed lines.
-func adminScrub(t *testing.T, n *Node) []admin.ScrubLine {
-	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+n.cfg.AdminAddr+"/v1/scrub", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+n.adminToken())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /v1/scrub: %s", resp.Status)
-	}
-	var lines []admin.ScrubLine
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		var l admin.ScrubLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("line %q: %v", sc.Text(), err)
-		}
-		lines = append(lines, l)
-	}
-	if len(lines) == 0 || lines[len(lines)-1].Phase != "done" || lines[len(lines)-1].Error != "" {
-		t.Fatalf("scrub stream: %+v", lines)
-	}
-	return lines
-}
-
-func adminGC(t *testing.T, n *Node) commands.GCReport {
-	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+n.cfg.AdminAddr+"/v1/gc", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+n.adminToken())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var rep commands.GCReport
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&rep) != nil {
-		t.Fatalf("POST /v1/gc: %s", resp.Status)
-	}
-	return rep
-}
-
 // metric returns the value of a counter or gauge from /metrics.
 func metric(t *testing.T, n *Node, name string) float64 {
 	t.Helper()
@@ -219,7 +167,7 @@ func TestDeviceDirectoriesDeletedThenScrub(t *testing.T) {
 		}
 	}
 
-	lines := adminScrub(t, n)
+	lines := adminPass[admin.ScrubLine](t, n, "/v1/scrub")
 	final := lines[len(lines)-1]
 	if final.Total != int64(len(records)) || final.Done != final.Total || final.Lost != 0 || final.Failed != 0 {
 		t.Fatalf("scrub: %+v", final)
@@ -230,7 +178,7 @@ func TestDeviceDirectoriesDeletedThenScrub(t *testing.T) {
 		t.Fatalf("fragments repaired %v, want %d", got, 2*len(records))
 	}
 	corruptOneFragment(t, filepath.Join(n.cfg.DataDir, "devices", "dev2"))
-	if lines := adminScrub(t, n); lines[len(lines)-1].Repaired != 1 || lines[len(lines)-1].Lost != 0 {
+	if lines := adminPass[admin.ScrubLine](t, n, "/v1/scrub"); lines[len(lines)-1].Repaired != 1 || lines[len(lines)-1].Lost != 0 {
 		t.Fatalf("scrub after a fragment rotted: %+v", lines[len(lines)-1])
 	}
 	for _, dev := range []string{"dev1", "dev4"} {
@@ -290,7 +238,8 @@ func TestGCEndToEnd(t *testing.T) {
 	}
 	t.Logf("gc pass 1: %+v in %v", rep, time.Since(start))
 	start = time.Now()
-	rep = adminGC(t, n) // as `annal admin gc` does
+	rep = commands.GCReport{}
+	adminCall(t, n, "POST", "/v1/gc", &rep) // as `annal admin gc` does
 	if rep.Collected != len(doomedIDs) || rep.Purged != len(doomedIDs) {
 		t.Fatalf("second pass: %+v", rep)
 	}
