@@ -70,20 +70,12 @@ func (m *memLog) Propose(_ context.Context, shard uint64, p annallog.Proposal) (
 	return res, b.Commit(false)
 }
 
-type memView struct {
-	kv.Reader
-	snap kv.Snapshot
-}
-
-func (v memView) Close() error { return v.snap.Close() }
-
 func (m *memLog) Read(_ context.Context, shard uint64) (annallog.View, error) {
 	return m.LocalRead(shard), nil
 }
 
 func (m *memLog) LocalRead(shard uint64) annallog.View {
-	snap := m.store.NewSnapshot()
-	return memView{Reader: annallog.ProjectionReader(snap, shard), snap: snap}
+	return annallog.SnapshotView(m.store, shard)
 }
 
 // memDevice is an in-memory chunks.Device.

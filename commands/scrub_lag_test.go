@@ -19,8 +19,13 @@ type laggingLog struct {
 }
 
 func (l *laggingLog) LocalRead(shard uint64) annallog.View {
-	return memView{Reader: annallog.ProjectionReader(l.stale, shard), snap: l.stale}
+	return staleView{annallog.ProjectionReader(l.stale, shard)}
 }
+
+// staleView reads the lagging replica's snapshot, which the test owns.
+type staleView struct{ kv.Reader }
+
+func (staleView) Close() error { return nil }
 
 // TestOrphansFromALaggingReplica: a node whose chunk-shard replica lags
 // must not take the fragments of chunks recorded meanwhile for orphans.

@@ -44,6 +44,21 @@ type View interface {
 	Close() error
 }
 
+// SnapshotView is a view of a shard's projection over a fresh snapshot of
+// the store, as this replica has it (no read barrier); Close releases the
+// snapshot.
+func SnapshotView(s kv.Store, shard uint64) View {
+	snap := s.NewSnapshot()
+	return snapshotView{Reader: ProjectionReader(snap, shard), snap: snap}
+}
+
+type snapshotView struct {
+	kv.Reader
+	snap kv.Snapshot
+}
+
+func (v snapshotView) Close() error { return v.snap.Close() }
+
 // ProjectionPrefix is the prefix of a shard's projection state.
 func ProjectionPrefix(shard uint64) []byte { return shardKey(shard, "p/") }
 

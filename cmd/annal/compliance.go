@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/annal-storage/annal/cmd/annal/server"
 	"github.com/annal-storage/annal/commands"
 	"github.com/annal-storage/annal/gateways/admin"
 	"github.com/annal-storage/annal/gateways/native/client"
@@ -333,11 +332,7 @@ only to open the at-rest encryption, never a tenant key.`,
 }
 
 func runAuditVerify(w io.Writer, dataDir, keyFlag string) error {
-	key, err := server.LoadClusterKey(keyFile(dataDir, keyFlag), false)
-	if err != nil {
-		return err
-	}
-	store, err := server.OpenStateStore(dataDir, key, true)
+	store, _, err := openOffline(dataDir, keyFlag)
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,26 @@ func stopAt(until string) (func(*event.Envelope) bool, error) {
 	return func(e *event.Envelope) bool { return e.HLC.WallMs > ms }, nil
 }
 
+// openOffline opens a stopped node's state store read-only, with the keys
+// that open its events (tenant payload keys are read from the store).
+func openOffline(dataDir, clusterKeyFile string) (kv.Store, *server.ClusterKeys, error) {
+	key, err := server.LoadClusterKey(keyFile(dataDir, clusterKeyFile), false)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := server.OpenStateStore(dataDir, key, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	ck, err := server.DeriveKeys(key, time.Now, func() float64 { return 0 })
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	ck.Internal.SetReader(func(shard uint64) annallog.View { return annallog.SnapshotView(store, shard) })
+	return store, ck, nil
+}
+
 // keyFile is the cluster key path: the flag, or the default in dataDir.
 func keyFile(dataDir, flag string) string {
 	if flag != "" {
@@ -78,19 +98,10 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 	if err != nil {
 		return err
 	}
-	key, err := server.LoadClusterKey(keyFile(dataDir, clusterKeyFile), false)
+	live, ck, err := openOffline(dataDir, clusterKeyFile)
 	if err != nil {
 		return err
 	}
-	live, err := server.OpenStateStore(dataDir, key, true)
-	if err != nil {
-		return err
-	}
-	ck, err := server.DeriveKeys(key, time.Now, func() float64 { return 0 })
-	if err != nil {
-		return err
-	}
-	ck.Internal.SetReader(func(shard uint64) annallog.View { return localView(live, shard) })
 	defer live.Close()
 	shards, err := annallog.Shards(live)
 	if err != nil {
@@ -142,19 +153,6 @@ func runReplay(cmd *cobra.Command, dataDir string, only uint64, until, outDir, c
 	return nil
 }
 
-// localView is a snapshot view of one shard's projection in a store.
-func localView(s kv.Store, shard uint64) annallog.View {
-	snap := s.NewSnapshot()
-	return snapView{Reader: annallog.ProjectionReader(snap, shard), snap: snap}
-}
-
-type snapView struct {
-	kv.Reader
-	snap kv.Snapshot
-}
-
-func (v snapView) Close() error { return v.snap.Close() }
-
 func runReplayDiff(cmd *cobra.Command, dataDir string, only uint64, from, until, clusterKeyFile string) error {
 	if until == "" {
 		return fmt.Errorf("--diff-from needs --until")
@@ -167,20 +165,11 @@ func runReplayDiff(cmd *cobra.Command, dataDir string, only uint64, from, until,
 	if err != nil {
 		return err
 	}
-	key, err := server.LoadClusterKey(keyFile(dataDir, clusterKeyFile), false)
-	if err != nil {
-		return err
-	}
-	live, err := server.OpenStateStore(dataDir, key, true)
+	live, ck, err := openOffline(dataDir, clusterKeyFile)
 	if err != nil {
 		return err
 	}
 	defer live.Close()
-	ck, err := server.DeriveKeys(key, time.Now, func() float64 { return 0 })
-	if err != nil {
-		return err
-	}
-	ck.Internal.SetReader(func(shard uint64) annallog.View { return localView(live, shard) })
 	shards, err := annallog.Shards(live)
 	if err != nil {
 		return err

@@ -248,13 +248,6 @@ func classify(shard uint64, err error) error {
 	return fmt.Errorf("shard %d: %w: %v", shard, ErrUnavailable, err)
 }
 
-type view struct {
-	kv.Reader
-	snap kv.Snapshot
-}
-
-func (v view) Close() error { return v.snap.Close() }
-
 // Read waits for a linearizable read barrier on the shard and returns a
 // snapshot view of its projection at least as new as the barrier.
 func (h *Host) Read(ctx context.Context, shard uint64) (annallog.View, error) {
@@ -284,8 +277,7 @@ func (h *Host) Barrier(ctx context.Context, shard uint64) error {
 // LocalRead returns a snapshot view of the shard's projection as this
 // replica has it now, without a barrier (possibly stale).
 func (h *Host) LocalRead(shard uint64) annallog.View {
-	snap := h.cfg.Store.NewSnapshot()
-	return view{Reader: annallog.ProjectionReader(snap, shard), snap: snap}
+	return annallog.SnapshotView(h.cfg.Store, shard)
 }
 
 // WaitReady blocks until the shard has a leader or ctx ends.
