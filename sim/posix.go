@@ -297,27 +297,37 @@ func (c *client) posixUnlink(path string, dir bool, done func()) {
 
 // posixRead reads a file through a linearizable view.
 func (c *client) posixRead(path string, done func()) {
+	c.posixObserve(path, true, func(ino uint64) any { return pxRead{Ino: ino} }, func(v kv.Reader, ino uint64) (any, error) {
+		return c.readFile(v, ino)
+	}, done)
+}
+
+// posixObserve is a read-only POSIX call through a linearizable view: it
+// resolves path (nothing is recorded when that fails, or when the path is
+// a directory and filesOnly is set), records the operation input(ino) in
+// the history and completes it with what observe sees, or as failed when
+// observe errs.
+func (c *client) posixObserve(path string, filesOnly bool, input func(ino uint64) any,
+	observe func(v kv.Reader, ino uint64) (any, error), done func()) {
 	call := c.w.stamp()
 	c.readNamespace(bucketGamma, func(v *shardView, err error) {
+		defer done()
 		if err != nil {
-			done()
 			return
 		}
 		f := c.lookup(v, path, call)
-		if f.Err != "" || f.Dir {
-			done()
+		if f.Err != "" || (filesOnly && f.Dir) {
 			return
 		}
-		h := c.w.hist.begin(c.w, posixObject, c.id, pxRead{Ino: f.Ino})
+		h := c.w.hist.begin(c.w, posixObject, c.id, input(f.Ino))
 		h.call = call
-		out, err := c.readFile(v, f.Ino)
+		out, err := observe(v, f.Ino)
 		if err != nil {
 			c.w.hist.stats.ReadErrors++
 			c.w.hist.failed(h)
-		} else {
-			c.w.hist.ok(c.w, h, out)
+			return
 		}
-		done()
+		c.w.hist.ok(c.w, h, out)
 	})
 }
 
@@ -339,22 +349,9 @@ func (c *client) readFile(v kv.Reader, ino uint64) (pxReadOut, error) {
 }
 
 func (c *client) posixReaddir(path string, done func()) {
-	call := c.w.stamp()
-	c.readNamespace(bucketGamma, func(v *shardView, err error) {
-		if err != nil {
-			done()
-			return
-		}
-		d := c.lookup(v, path, call)
-		if d.Err != "" {
-			done()
-			return
-		}
-		h := c.w.hist.begin(c.w, posixObject, c.id, pxReaddir{Ino: d.Ino})
-		h.call = call
-		c.w.hist.ok(c.w, h, readdir(v, d.Ino))
-		done()
-	})
+	c.posixObserve(path, false, func(ino uint64) any { return pxReaddir{Ino: ino} }, func(v kv.Reader, ino uint64) (any, error) {
+		return readdir(v, ino), nil
+	}, done)
 }
 
 // readdir lists a directory on a view in the model's form.
@@ -406,22 +403,9 @@ func (c *client) posixChmod(path string, done func()) {
 
 // posixListXattrs reads an inode's extended attributes.
 func (c *client) posixListXattrs(path string, done func()) {
-	call := c.w.stamp()
-	c.readNamespace(bucketGamma, func(v *shardView, err error) {
-		if err != nil {
-			done()
-			return
-		}
-		f := c.lookup(v, path, call)
-		if f.Err != "" {
-			done()
-			return
-		}
-		h := c.w.hist.begin(c.w, posixObject, c.id, pxXattrs{Ino: f.Ino})
-		h.call = call
-		c.w.hist.ok(c.w, h, xattrList(v, f.Ino))
-		done()
-	})
+	c.posixObserve(path, false, func(ino uint64) any { return pxXattrs{Ino: ino} }, func(v kv.Reader, ino uint64) (any, error) {
+		return xattrList(v, ino), nil
+	}, done)
 }
 
 // xattrList renders an inode's extended attributes as "name=value".
