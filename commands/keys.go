@@ -303,12 +303,12 @@ type reencryptPass struct {
 	s    *Service
 	opts ReencryptOptions
 
-	mu       sync.Mutex
-	progress ReencryptProgress
-	errs     []error
+	passState[ReencryptProgress]
+
 	// passed holds the chunks this pass skipped or failed, so the sweep
 	// after the floor does not try (and count) them again.
-	passed map[event.ChunkID]bool
+	passedMu sync.Mutex
+	passed   map[event.ChunkID]bool
 }
 
 // Reencrypt runs one re-encryption pass: every chunk record sealed under
@@ -317,15 +317,13 @@ type reencryptPass struct {
 // are retired. Chunk failures are counted and the pass goes on; the error
 // reports what stopped it.
 func (s *Service) Reencrypt(ctx context.Context, opts ReencryptOptions) (ReencryptProgress, error) {
-	p := &reencryptPass{s: s, opts: opts, passed: map[event.ChunkID]bool{}}
+	p := &reencryptPass{s: s, opts: opts, passed: map[event.ChunkID]bool{}, passState: passState[ReencryptProgress]{report: opts.Progress}}
 	if p.opts.Workers <= 0 {
 		p.opts.Workers = 4
 	}
 	err := p.run(ctx)
 	p.update(func(pr *ReencryptProgress) { pr.Phase = "done" })
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.progress, errors.Join(append(p.errs, err)...)
+	return p.current(), err
 }
 
 func (p *reencryptPass) run(ctx context.Context) error {
@@ -356,21 +354,6 @@ func (p *reencryptPass) run(ctx context.Context) error {
 	return p.retire(ctx, target)
 }
 
-func (p *reencryptPass) update(f func(*ReencryptProgress)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f(&p.progress)
-	if p.opts.Progress != nil {
-		p.opts.Progress(p.progress)
-	}
-}
-
-// reencryptItem is one chunk to reseal.
-type reencryptItem struct {
-	id  event.ChunkID
-	rec chunkstate.Record
-}
-
 // count counts the records the first sweep will reseal.
 func (p *reencryptPass) count(target uint32) (int64, error) {
 	var n int64
@@ -398,7 +381,7 @@ func (p *reencryptPass) sweep(ctx context.Context, target uint32, late bool) err
 		if late {
 			p.update(func(pr *ReencryptProgress) { pr.Total += int64(len(batch)) })
 		}
-		if err := p.resealBatch(ctx, batch, target); err != nil {
+		if err := eachChunk(ctx, p.opts.Workers, batch, func(it chunkItem) { p.resealOne(ctx, it, target) }); err != nil {
 			return err
 		}
 		if done {
@@ -409,56 +392,24 @@ func (p *reencryptPass) sweep(ctx context.Context, target uint32, late bool) err
 }
 
 // batch collects up to n records from id from on that need resealing:
-// under an older epoch, not being collected, not lost (unreadable).
-func (p *reencryptPass) batch(from event.ChunkID, target uint32, n int) (batch []reencryptItem, next event.ChunkID, done bool, err error) {
-	v := p.s.log.LocalRead(FirstChunkShard)
-	defer v.Close()
-	done = true
-	err = chunkstate.Scan(v, from, func(id event.ChunkID, rec chunkstate.Record) (bool, error) {
-		if len(batch) == n {
-			next, done = id, false
-			return false, nil
-		}
-		if rec.Epoch < target && rec.State != chunkstate.Collecting && !rec.Lost && !p.wasPassed(id) {
-			batch = append(batch, reencryptItem{id, rec})
-		}
-		return true, nil
+// under an older epoch, not being collected, not lost (unreadable), not
+// already passed over by this pass.
+func (p *reencryptPass) batch(from event.ChunkID, target uint32, n int) ([]chunkItem, event.ChunkID, bool, error) {
+	return p.s.chunkBatch(from, n, func(id event.ChunkID, rec chunkstate.Record) bool {
+		return rec.Epoch < target && rec.State != chunkstate.Collecting && !rec.Lost && !p.wasPassed(id)
 	})
-	return batch, next, done, err
 }
 
-func (p *reencryptPass) resealBatch(ctx context.Context, batch []reencryptItem, target uint32) error {
-	work := make(chan reencryptItem)
-	var wg sync.WaitGroup
-	for range p.opts.Workers {
-		wg.Go(func() {
-			for it := range work {
-				p.resealOne(ctx, it, target)
-			}
-		})
-	}
-	var err error
-	for _, it := range batch {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		work <- it
-	}
-	close(work)
-	wg.Wait()
-	return err
-}
-
-func (p *reencryptPass) resealOne(ctx context.Context, it reencryptItem, target uint32) {
+func (p *reencryptPass) resealOne(ctx context.Context, it chunkItem, target uint32) {
 	outcome, bytes, err := p.s.resealChunk(ctx, it.id, it.rec, target, p.opts.AllLocal)
 	if err != nil {
 		outcome = resealFailed
 		p.s.cfg.Logger.Warn("re-encryption: chunk not resealed", "chunk", it.id.String(), "epoch", it.rec.Epoch, "err", err)
 	}
 	if outcome != resealDone {
-		p.mu.Lock()
+		p.passedMu.Lock()
 		p.passed[it.id] = true
-		p.mu.Unlock()
+		p.passedMu.Unlock()
 	}
 	p.update(func(pr *ReencryptProgress) {
 		pr.Done++
@@ -475,8 +426,8 @@ func (p *reencryptPass) resealOne(ctx context.Context, it reencryptItem, target 
 }
 
 func (p *reencryptPass) wasPassed(id event.ChunkID) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.passedMu.Lock()
+	defer p.passedMu.Unlock()
 	return p.passed[id]
 }
 

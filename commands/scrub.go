@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/annal-storage/annal/chunks"
 	"github.com/annal-storage/annal/log/event"
@@ -94,9 +93,7 @@ type scrubPass struct {
 	opts  ScrubOptions
 	store *chunks.Store
 
-	mu       sync.Mutex
-	progress ScrubProgress
-	errs     []error
+	passState[ScrubProgress]
 }
 
 // Scrub runs one scrub pass over this node's devices and returns its
@@ -107,7 +104,7 @@ func (s *Service) Scrub(ctx context.Context, opts ScrubOptions) (ScrubProgress, 
 	if s.cfg.Data == nil {
 		return ScrubProgress{Phase: "done"}, nil
 	}
-	p := &scrubPass{s: s, opts: opts, store: s.cfg.Data.Writer.Store()}
+	p := &scrubPass{s: s, opts: opts, store: s.cfg.Data.Writer.Store(), passState: passState[ScrubProgress]{report: opts.Progress}}
 	if p.opts.Workers <= 0 {
 		p.opts.Workers = 4
 	}
@@ -117,23 +114,7 @@ func (s *Service) Scrub(ctx context.Context, opts ScrubOptions) (ScrubProgress, 
 		err = p.orphans(ctx)
 	}
 	p.update(func(pr *ScrubProgress) { pr.Phase = "done" })
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.progress, errors.Join(append(p.errs, err)...)
-}
-
-func (p *scrubPass) update(f func(*ScrubProgress)) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	f(&p.progress)
-	if p.opts.Progress != nil {
-		p.opts.Progress(p.progress)
-	}
-}
-
-type scrubItem struct {
-	id  event.ChunkID
-	rec chunkstate.Record
+	return p.current(), err
 }
 
 // chunks checks every record, a batch at a time from a fresh local view
@@ -146,11 +127,11 @@ func (p *scrubPass) chunks(ctx context.Context) error {
 	p.update(func(pr *ScrubProgress) { pr.Phase, pr.Total = "chunks", total })
 	var from event.ChunkID
 	for {
-		batch, next, done, err := p.batch(from, 256)
+		batch, next, done, err := p.s.chunkBatch(from, 256, func(event.ChunkID, chunkstate.Record) bool { return true })
 		if err != nil {
 			return err
 		}
-		if err := p.checkBatch(ctx, batch); err != nil {
+		if err := eachChunk(ctx, p.opts.Workers, batch, func(it chunkItem) { p.checkChunk(ctx, it) }); err != nil {
 			return err
 		}
 		if done {
@@ -171,45 +152,8 @@ func (p *scrubPass) count() (int64, error) {
 	return n, err
 }
 
-func (p *scrubPass) batch(from event.ChunkID, n int) (batch []scrubItem, next event.ChunkID, done bool, err error) {
-	v := p.s.log.LocalRead(FirstChunkShard)
-	defer v.Close()
-	done = true
-	err = chunkstate.Scan(v, from, func(id event.ChunkID, rec chunkstate.Record) (bool, error) {
-		if len(batch) == n {
-			next, done = id, false
-			return false, nil
-		}
-		batch = append(batch, scrubItem{id, rec})
-		return true, nil
-	})
-	return batch, next, done, err
-}
-
-func (p *scrubPass) checkBatch(ctx context.Context, batch []scrubItem) error {
-	work := make(chan scrubItem)
-	var wg sync.WaitGroup
-	for range p.opts.Workers {
-		wg.Go(func() {
-			for it := range work {
-				p.checkChunk(ctx, it)
-			}
-		})
-	}
-	var err error
-	for _, it := range batch {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		work <- it
-	}
-	close(work)
-	wg.Wait()
-	return err
-}
-
 // checkChunk verifies one chunk and repairs or records it.
-func (p *scrubPass) checkChunk(ctx context.Context, it scrubItem) {
+func (p *scrubPass) checkChunk(ctx context.Context, it chunkItem) {
 	outcome, bytes, err := p.scrubChunk(ctx, it)
 	p.update(func(pr *ScrubProgress) {
 		pr.Done++
@@ -244,7 +188,7 @@ type scrubOutcome struct {
 	skipped      bool
 }
 
-func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome, int64, error) {
+func (p *scrubPass) scrubChunk(ctx context.Context, it chunkItem) (scrubOutcome, int64, error) {
 	var out scrubOutcome
 	if it.rec.State == chunkstate.Collecting {
 		return out, 0, nil // GC is deleting it
@@ -301,13 +245,13 @@ func (p *scrubPass) scrubChunk(ctx context.Context, it scrubItem) (scrubOutcome,
 // recordMoved reports whether the chunk's record names another envelope
 // or placement than the one the pass checked (a reseal replaced its
 // fragments meanwhile), so what the pass saw says nothing about it now.
-func recordMoved(v kv.Reader, it scrubItem) (bool, error) {
+func recordMoved(v kv.Reader, it chunkItem) (bool, error) {
 	rec, ok, err := chunkstate.Get(v, it.id)
 	return ok && !sameSeal(rec, it.rec), err
 }
 
 // reseal seals a chunk again under the current epoch and records it.
-func (p *scrubPass) reseal(ctx context.Context, it scrubItem) (bool, error) {
+func (p *scrubPass) reseal(ctx context.Context, it chunkItem) (bool, error) {
 	target, err := p.s.currentEpoch(ctx)
 	if err != nil {
 		return false, err
