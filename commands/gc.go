@@ -358,18 +358,7 @@ func (s *Service) refTotals(ctx context.Context) (RefTotal, func(), error) {
 		}
 		views = append(views, v)
 	}
-	refs := func(c event.ChunkID) (uint64, error) {
-		var total uint64
-		for _, v := range views {
-			n, err := namespace.ChunkRefs(v, c)
-			if err != nil {
-				return 0, err
-			}
-			total += n
-		}
-		return total, nil
-	}
-	return refs, done, nil
+	return func(c event.ChunkID) (uint64, error) { return namespace.TotalChunkRefs(views, c) }, done, nil
 }
 
 // dedupChunk decides, for a chunk a writer is about to store, whether the

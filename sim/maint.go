@@ -92,17 +92,7 @@ func (c *client) refTotals(k func(commands.RefTotal, error)) {
 		var next func(i int)
 		next = func(i int) {
 			if i == len(ids) {
-				k(func(ch event.ChunkID) (uint64, error) {
-					var total uint64
-					for _, v := range views {
-						n, err := namespace.ChunkRefs(v, ch)
-						if err != nil {
-							return 0, err
-						}
-						total += n
-					}
-					return total, nil
-				}, nil)
+				k(func(ch event.ChunkID) (uint64, error) { return namespace.TotalChunkRefs(views, ch) }, nil)
 				return
 			}
 			if owners[ids[i]].Deleted {

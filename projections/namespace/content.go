@@ -74,6 +74,21 @@ func ChunkRefs(r kv.Reader, c event.ChunkID) (uint64, error) {
 	return kv.Uint64(b), nil
 }
 
+// TotalChunkRefs is a chunk's reference count summed over the views of
+// every namespace shard (the total the garbage collector compares with
+// zero; no shard alone knows it).
+func TotalChunkRefs[V kv.Reader](views []V, c event.ChunkID) (uint64, error) {
+	var total uint64
+	for _, v := range views {
+		n, err := ChunkRefs(v, c)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // retainContent adds one referrer to every segment of c; a staged segment
 // stops being staged.
 func retainContent(w kv.Writer, c event.Content) error {
