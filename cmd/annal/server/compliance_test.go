@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,31 +17,9 @@ import (
 // open: it drops the purged shard, keeps serving the other tenant, refuses
 // the shredded one, and every audit chain verifies on every node.
 func TestShredWithLaggingReplica(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nodes")
-	}
-	base := t.TempDir()
-	peers := map[uint64]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
-	key := sharedKey(t)
-	cfgs := map[uint64]Config{}
-	nodes := map[uint64]*Node{}
+	c := startCluster(t)
+	nodes := c.nodes
 	ctx := context.Background()
-	for id := uint64(1); id <= 3; id++ {
-		cfgs[id] = nodeConfig(t, filepath.Join(base, fmt.Sprint(id)), id, peers, key)
-		n, err := Start(ctx, cfgs[id])
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[id] = n
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	}()
-	for _, n := range nodes {
-		waitReady(t, n)
-	}
 	svc := nodes[1].Service()
 	principal := func(name string) commands.Principal {
 		tn, ak, err := svc.CreateTenant(ctx, "admin", commands.TenantSpec{Name: name})
@@ -60,22 +37,14 @@ func TestShredWithLaggingReplica(t *testing.T) {
 	bs, _ := svc.ListBuckets(ctx, gone)
 	goneShard := bs[0].Shard
 
-	if err := nodes[3].Close(); err != nil {
-		t.Fatal(err)
-	}
-	delete(nodes, 3)
+	c.stop(3)
 	for i := range 5 { // node 3 lags these
 		put(t, svc, gone, "b", fmt.Sprintf("late/%d", i), []byte("late"))
 	}
 	if _, err := svc.ShredTenant(ctx, "admin", "gone", commands.ShredOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	n3, err := Start(ctx, cfgs[3])
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes[3] = n3
-	waitReady(t, n3)
+	n3 := c.restart(3)
 	deadline := time.Now().Add(30 * time.Second)
 	for n3.hasShard(goneShard) {
 		if time.Now().After(deadline) {

@@ -72,31 +72,9 @@ func get(t *testing.T, svc *commands.Service, p commands.Principal, bucket, key 
 // taking writes; restarted, it catches up, and all three replicas of every
 // shard are byte-identical.
 func TestThreeNodeReplication(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three nodes")
-	}
-	base := t.TempDir()
-	peers := map[uint64]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
-	cfgs := map[uint64]Config{}
-	key := sharedKey(t)
-	nodes := map[uint64]*Node{}
+	c := startCluster(t)
+	nodes := c.nodes
 	ctx := context.Background()
-	for id := uint64(1); id <= 3; id++ {
-		cfgs[id] = nodeConfig(t, filepath.Join(base, fmt.Sprint(id)), id, peers, key)
-		n, err := Start(ctx, cfgs[id])
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[id] = n
-	}
-	defer func() {
-		for _, n := range nodes {
-			n.Close()
-		}
-	}()
-	for _, n := range nodes {
-		waitReady(t, n)
-	}
 	svc := nodes[1].Service()
 	tenant, err := svc.TenantByName(ctx, BootstrapTenant)
 	if err != nil {
@@ -112,21 +90,13 @@ func TestThreeNodeReplication(t *testing.T) {
 	}
 	put(t, svc, p, "rep", "big-before", big)
 
-	if err := nodes[3].Close(); err != nil {
-		t.Fatal(err)
-	}
-	delete(nodes, 3)
+	c.stop(3)
 	for i := range 10 {
 		put(t, nodes[2].Service(), p, "rep", fmt.Sprintf("during/%d", i), []byte(strings.Repeat("x", i)))
 	}
 	put(t, svc, p, "rep", "big-during", append(big, 'z'))
 
-	n3, err := Start(ctx, cfgs[3])
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes[3] = n3
-	waitReady(t, n3)
+	n3 := c.restart(3)
 	if got := get(t, n3.Service(), p, "rep", "during/9"); string(got) != strings.Repeat("x", 9) {
 		t.Fatalf("restarted node reads %q", got)
 	}
@@ -136,6 +106,66 @@ func TestThreeNodeReplication(t *testing.T) {
 		t.Fatalf("node 1 reads %d bytes of the big object", len(got))
 	}
 	assertIdentical(t, nodes)
+}
+
+// testCluster is three nodes on loopback, each with its own data
+// directory and the cluster's shared key.
+type testCluster struct {
+	t     *testing.T
+	nodes map[uint64]*Node // the running ones
+	cfgs  map[uint64]Config
+}
+
+// startCluster starts three nodes and waits until each is ready; the
+// test's cleanup closes those still running.
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts three nodes")
+	}
+	base := t.TempDir()
+	peers := map[uint64]string{1: freeAddr(t), 2: freeAddr(t), 3: freeAddr(t)}
+	key := sharedKey(t)
+	c := &testCluster{t: t, nodes: map[uint64]*Node{}, cfgs: map[uint64]Config{}}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			n.Close()
+		}
+	})
+	for id := uint64(1); id <= 3; id++ {
+		c.cfgs[id] = nodeConfig(t, filepath.Join(base, fmt.Sprint(id)), id, peers, key)
+		n, err := Start(context.Background(), c.cfgs[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.nodes[id] = n
+	}
+	for _, n := range c.nodes {
+		waitReady(t, n)
+	}
+	return c
+}
+
+// stop closes a node (its data stays).
+func (c *testCluster) stop(id uint64) {
+	c.t.Helper()
+	if err := c.nodes[id].Close(); err != nil {
+		c.t.Fatal(err)
+	}
+	delete(c.nodes, id)
+}
+
+// restart starts a stopped node again on its data and waits until it is
+// ready.
+func (c *testCluster) restart(id uint64) *Node {
+	c.t.Helper()
+	n, err := Start(context.Background(), c.cfgs[id])
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.nodes[id] = n
+	waitReady(c.t, n)
+	return n
 }
 
 // TestNodeNeedsClusterKey: a node other than the first refuses to start
