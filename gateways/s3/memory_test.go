@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/annal-storage/annal/commands"
 )
 
 // largeUploadEnv sets the size of TestLargeUploadMemory's object; the
@@ -163,9 +165,9 @@ func TestLargeUploadMemory(t *testing.T) {
 	if growth := putPeak - base; growth > 96<<20 {
 		t.Errorf("RSS grew by %.1f MiB during a %.0f MiB upload", mib(growth), mib(size))
 	}
-	// Reads may also fill the node's decrypted-chunk cache (commands'
-	// read cache, 128 MiB by default) on top of the streaming buffers.
-	if growth := getPeak - base; growth > (96+128)<<20 {
+	// Reads may also fill the node's decrypted-chunk cache on top of the
+	// streaming buffers.
+	if growth := getPeak - base; growth > 96<<20+commands.DefaultChunkCacheBytes {
 		t.Errorf("RSS grew by %.1f MiB during a %.0f MiB download", mib(growth), mib(size))
 	}
 }
