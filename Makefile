@@ -5,7 +5,7 @@ BIN     := bin/annal
 SEEDS   ?= 1000
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test race lint bench bench-go bench-log bench-s3 bench-fuse fuzz sim sim-soak rewrite clean
+.PHONY: all build run test test-memory race lint bench bench-go bench-log bench-s3 bench-fuse fuzz sim sim-soak rewrite clean
 
 all: build
 
@@ -32,6 +32,14 @@ lint:
 
 ## bench: Go benchmarks of the log, chunk pipeline and stores, then the
 ## S3 load test (bench-s3) and the mount benchmark (bench-fuse).
+## test-memory: a 5 GiB S3 upload and download through a child server
+## must not raise its RSS by more than 96 MiB (plus the read cache on the
+## download). Minutes and ~8 GiB of disk, so outside make test; no race
+## detector (its shadow memory would be what is measured).
+LARGE_UPLOAD_BYTES ?= 5368709120
+test-memory:
+	ANNAL_S3_LARGE_UPLOAD_BYTES=$(LARGE_UPLOAD_BYTES) $(GO) test ./gateways/s3 -run TestLargeUploadMemory -count=1 -v -timeout 60m
+
 bench: bench-go bench-log bench-s3 bench-fuse
 
 bench-go:

@@ -23,9 +23,8 @@ import (
 
 // largeUploadEnv sets the size of TestLargeUploadMemory's object; the
 // test is skipped without it (a 5 GiB run takes minutes and ~8 GiB of
-// disk), so it runs outside make test:
-//
-//	ANNAL_S3_LARGE_UPLOAD_BYTES=5368709120 go test ./gateways/s3 -run TestLargeUploadMemory -v -timeout 60m
+// disk, and the race detector of make test would dominate the RSS it
+// measures), so it runs outside make test: make test-memory.
 const largeUploadEnv = "ANNAL_S3_LARGE_UPLOAD_BYTES"
 
 // randomReader yields n pseudo-random bytes (nothing deduplicates).
