@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,12 +23,7 @@ func serverCmd() *cobra.Command {
 		Use:   "server",
 		Short: "run a node (zero configuration: single node in ./annal-data)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Getenv("GOGC") == "" {
-				// Chunk buffers churn fast; a tighter GC keeps the
-				// resident set near what is live, so streaming large
-				// objects does not inflate it (override with GOGC).
-				debug.SetGCPercent(50)
-			}
+			server.TuneProcess()
 			var err error
 			if cfg.Peers, err = parsePeers(peers); err != nil {
 				return err

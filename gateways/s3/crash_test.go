@@ -44,6 +44,7 @@ const (
 )
 
 func runChild(dir string) {
+	server.TuneProcess() // as annal server does
 	addrs := strings.Split(os.Getenv(childAddrsEnv), ",")
 	if len(addrs) != 4 {
 		fmt.Fprintln(os.Stderr, "child: bad", childAddrsEnv)

@@ -300,11 +300,6 @@ func (h *Host) Leader(shard uint64) (uint64, bool) {
 	return id, ok && err == nil
 }
 
-// EventCount returns the last sequence of a shard on this replica.
-func (h *Host) EventCount(shard uint64) (uint64, error) {
-	return annallog.LastSeq(h.cfg.Store, shard)
-}
-
 // Ensure starts this node's replica of a shard if needed and waits until
 // the shard has a leader.
 func (h *Host) Ensure(ctx context.Context, shard uint64, kind annallog.Kind) error {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -403,4 +404,15 @@ func (n *Node) listen(addr string, h http.Handler) error {
 		}
 	})
 	return nil
+}
+
+// TuneProcess applies the runtime settings a server process runs with:
+// chunk buffers churn fast, so a tighter GC (GOGC 50) keeps the resident
+// set near what is live and streaming large objects does not inflate it.
+// An explicit GOGC in the environment wins. Call it once, at process
+// start (it sets process-wide state).
+func TuneProcess() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 }
